@@ -1,0 +1,39 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from regua.customers.models import Contact
+
+
+class Event(models.Model):
+    """Something a contact did, as the shop or product reported it. Append-only.
+
+    The identity (contact, name, occurred_at, fingerprint) is unique, so the same event
+    sent twice — a retried API call, a re-imported file — is stored once. The fingerprint
+    is a 64-bit hash of the sender's event id, or of the properties when there is none.
+    The same unique index serves the engine's "events of this contact by name and time".
+    No updated_at: events are never changed.
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    name = models.CharField(_("name"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    fingerprint = models.BigIntegerField(editable=False)
+    source = models.CharField(_("source"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "name", "occurred_at", "fingerprint"], name="event_identity"
+            ),
+        ]
+        indexes = [models.Index(fields=["name", "occurred_at"], name="event_name_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
