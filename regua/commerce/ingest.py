@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, column_key
+from regua.core.ingest import BatchResult, CleanBatch, column_key
 from regua.customers.ingest import contacts_resolve
 from regua.customers.models import Contact, Stage, StageChange
 from regua.lib.bulk import insert_many, update_many
@@ -132,7 +132,7 @@ def clean_order(
 ) -> tuple[OrderInput | None, list[tuple[str, str]]]:
     raw = {key: value for key, value in data.items() if not is_blank(value)}
     errors: list[tuple[str, str]] = []
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # only what the row gives: an update changes only that
     for name, parse in (
         ("ordered_at", lambda v: parse_datetime(v, tz)),
         ("total", _money),
@@ -176,26 +176,29 @@ def clean_order(
     ), []
 
 
-def orders_upsert(
-    rows: Sequence[tuple[int, Mapping[str, Any]]],
-    *,
-    source: str,
-    create_contacts: bool = True,
-    tz: tzinfo | None = None,
-) -> BatchResult:
-    """Create or update the orders in `rows` ((line, data) pairs); report each row."""
+def orders_clean(
+    rows: Sequence[tuple[int, Mapping[str, Any]]], *, tz: tzinfo | None = None
+) -> CleanBatch:
     tz = tz or timezone.get_default_timezone()
-    result = BatchResult()
-    orders: dict[str, OrderInput] = {}
+    batch = CleanBatch()
     for line, data in rows:
         order, errors = clean_order(data, tz)
         if order is None:
-            result.fail(line, errors)
-            continue
-        # The same order twice in a batch: the later row is the newer state.
-        order.lines = (
-            [*orders[order.external_id].lines, line] if order.external_id in orders else [line]
-        )
+            batch.result.fail(line, errors)
+        else:
+            order.lines = [line]
+            batch.items.append((line, order))
+    return batch
+
+
+def orders_write(batch: CleanBatch, *, source: str, create_contacts: bool = True) -> BatchResult:
+    """Create or update the cleaned orders; report each row."""
+    result = batch.result
+    orders: dict[str, OrderInput] = {}
+    for line, order in batch.items:
+        if order.external_id in orders:
+            # The same order twice in a batch: the later row is the newer state.
+            order.lines = [*orders[order.external_id].lines, line]
         orders[order.external_id] = order
     if not orders:
         return result
@@ -210,6 +213,17 @@ def orders_upsert(
                 result.fail(line, [("customer_id", message)])
         _write(orders, contact_ids, result, source)
     return result
+
+
+def orders_upsert(
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    *,
+    source: str,
+    create_contacts: bool = True,
+    tz: tzinfo | None = None,
+) -> BatchResult:
+    """Clean, then create or update the orders in `rows`; report each row."""
+    return orders_write(orders_clean(rows, tz=tz), source=source, create_contacts=create_contacts)
 
 
 def _write(

@@ -83,3 +83,16 @@ def column_key(header: str) -> str:
     decomposed = unicodedata.normalize("NFKD", header.strip().casefold())
     ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub("_", ascii_only).strip("_")
+
+
+@dataclass
+class CleanBatch:
+    """Rows cleaned and ready to write, with the result so far (the rows refused).
+
+    Cleaning touches no database, so an importer may clean the next chunk in another
+    process while this one is written; a CleanBatch is what travels between them.
+    """
+
+    items: list[tuple[int, Any]] = field(default_factory=list)
+    result: BatchResult = field(default_factory=BatchResult)
+    position: int = 0  # bytes of the file read when the chunk was cut, for progress

@@ -6,18 +6,41 @@ each column once per value with the backend's own adapters and hand the rows to 
 driver's executemany, on SQLite and PostgreSQL alike.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
 
 Adapter = Callable[[Any], Any]
+# SQLite binds at most 32,766 parameters to a statement.
+MAX_PARAMS = 30_000
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """What Django's SQLite backend stores for an aware datetime: naive UTC text."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
+def db_datetime_adapter() -> Callable[[datetime], Any]:
+    """Turns an aware datetime into the form the current database takes in a statement."""
+    return _sqlite_datetime if connection.vendor == "sqlite" else _unchanged
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def _adapter(field: models.Field) -> Adapter | None:
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
-        return ops.adapt_datetimefield_value
+        # Django's own adapter reads settings per value; this one is the same, cheaper.
+        return _sqlite_datetime if connection.vendor == "sqlite" else None
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
     if isinstance(field, models.DecimalField):
@@ -44,19 +67,19 @@ def _adapt(rows: Iterable[Sequence[Any]], adapters: list[Adapter | None]) -> Ite
         yield from (list(row) for row in rows)
         return
     # Batches often repeat one value in a column (the batch's timestamp): adapt it once.
-    last: dict[int, tuple[Any, Any]] = {}
+    last_in: list[Any] = [None] * len(adapters)
+    last_out: list[Any] = [None] * len(adapters)
     for row in rows:
         values = list(row)
         for index, adapter in active:
             value = values[index]
             if value is None:
                 continue
-            seen = last.get(index)
-            if seen is not None and seen[0] is value:
-                values[index] = seen[1]
+            if value is last_in[index]:
+                values[index] = last_out[index]
             else:
-                values[index] = adapter(value)
-                last[index] = (value, values[index])
+                values[index] = last_out[index] = adapter(value)
+                last_in[index] = value
         yield values
 
 
@@ -66,18 +89,46 @@ def insert_many(
     rows: Iterable[Sequence[Any]],
     *,
     ignore_conflicts: bool = False,
+    staged: bool = False,
+    prepared: Sequence[str] = (),
 ) -> int:
-    """INSERT `rows` (tuples in `fields` order); returns how many rows were inserted."""
+    """INSERT `rows` (tuples in `fields` order); returns how many rows were inserted.
+
+    `staged` is for tables with row triggers on SQLite (the contact name index): there, a
+    trigger fired from executemany costs a statement per row, while INSERT ... SELECT
+    from a temporary table runs the same triggers inside one statement, several times
+    faster. `prepared` names columns whose values the caller already put in the
+    database's form (see db_datetime), so they are not adapted again.
+    """
     columns, adapters = _prepare(model, fields)
+    adapters = [None if name in prepared else a for name, a in zip(fields, adapters, strict=True)]
     table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
+    column_list = ", ".join(columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     values = list(_adapt(rows, adapters))
     if not values:
         return 0
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        if staged and connection.vendor == "sqlite":
+            stage = connection.ops.quote_name(f"stage_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS "
+                f"SELECT {column_list} FROM {table} WHERE 0"
+            )
+            cursor.executemany(
+                f"INSERT INTO {stage} ({column_list}) VALUES ({placeholders})", values
+            )
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} "
+                f"WHERE 1{conflict}"  # WHERE: SQLite's parser needs it before ON CONFLICT
+            )
+            inserted = cursor.rowcount
+            cursor.execute(f"DELETE FROM {stage}")
+            return max(inserted, 0)
+        cursor.executemany(
+            f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}){conflict}", values
+        )
         return max(cursor.rowcount, 0)
 
 
@@ -93,3 +144,96 @@ def update_many(
     if values:
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", values)
+
+
+def _reader(field: models.Field) -> Adapter | None:
+    """How to turn what the driver returns for `field` into the Python value Django gives."""
+    if isinstance(field, models.DateTimeField):
+        return lambda value: (
+            datetime.fromisoformat(value).replace(tzinfo=UTC) if isinstance(value, str) else value
+        )
+    if isinstance(field, models.DateField):
+        return lambda value: date.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(field, models.DecimalField):
+        exponent = Decimal(10) ** -field.decimal_places
+        return lambda value: Decimal(str(value)).quantize(exponent)
+    if isinstance(field, models.JSONField):
+        return lambda value: json.loads(value) if isinstance(value, str) else value
+    if isinstance(field, models.BooleanField):
+        return bool
+    return None
+
+
+def fetch_in(
+    model: type[models.Model], fields: Sequence[str], **keys: Iterable[Any]
+) -> list[dict[str, Any]]:
+    """Rows of `model` whose column is in the given values, as dicts of `fields`.
+
+    `fetch_in(Contact, ["id", ...], external_id=[...], email=[...])` reads the rows matching
+    either list in one statement. The first field must be unique (the id): a row found by
+    both keys is returned once. The batch paths look up thousands of keys at a time;
+    building and converting that through the ORM costs more than the query does.
+    """
+    wanted = {name: list(values) for name, values in keys.items() if values}
+    if not wanted:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    concrete = [meta.get_field(name) for name in fields]
+    columns = ", ".join(quote(f.column) for f in concrete)  # type: ignore[union-attr]
+    readers = [(i, reader) for i, f in enumerate(concrete) if (reader := _reader(f))]  # type: ignore[arg-type]
+    table = quote(meta.db_table)
+    statements = []
+    if sum(len(values) for values in wanted.values()) <= MAX_PARAMS:
+        conditions, params = [], []
+        for name, values in wanted.items():
+            conditions.append(_in_condition(meta, name, len(values)))
+            params.extend(values)
+        statements.append((" OR ".join(conditions), params))
+    else:  # too many keys for one statement: chunks, one key at a time
+        for name, values in wanted.items():
+            for start in range(0, len(values), MAX_PARAMS):
+                chunk = values[start : start + MAX_PARAMS]
+                statements.append((_in_condition(meta, name, len(chunk)), chunk))
+    records: dict[Any, tuple[Any, ...]] = {}  # by first column: a row matched twice is one
+    with connection.cursor() as cursor:
+        for condition, params in statements:
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE {condition}", params)
+            records.update((record[0], record) for record in cursor.fetchall())
+    rows = []
+    for record in records.values():
+        values_ = list(record)
+        for index, reader in readers:
+            if values_[index] is not None:
+                values_[index] = reader(values_[index])
+        rows.append(dict(zip(fields, values_, strict=True)))
+    return rows
+
+
+def _in_condition(meta: Any, name: str, count: int) -> str:
+    column = connection.ops.quote_name(meta.get_field(name).column)
+    return f"{column} IN ({', '.join(['%s'] * count)})"
+
+
+@contextmanager
+def bulk_load() -> Iterator[None]:
+    """Settings for a long write on SQLite: a large page cache and rare checkpoints.
+
+    An import's random index inserts touch the same pages again and again; with the
+    default WAL checkpoint every ~4 MB, each commit would copy them back to the database
+    and fsync. No-op on PostgreSQL.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache_size = cursor.fetchone()[0]
+        cursor.execute("PRAGMA cache_size = -524288")  # 512 MiB
+        cursor.execute("PRAGMA wal_autocheckpoint = 25000")  # ~100 MiB of WAL
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            cursor.execute("PRAGMA wal_autocheckpoint = 1000")

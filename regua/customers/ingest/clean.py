@@ -6,23 +6,21 @@ Any column this module does not know becomes a custom attribute.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from regua.core.ingest import column_key
 from regua.lib.brazil import state_code, state_time_zone
 from regua.lib.parsing import (
-    is_blank,
     normalize_email,
     normalize_phone,
     parse_bool,
     parse_date,
 )
-from regua.lib.text import fold
+from regua.lib.text import fold, search_key
 
 from ..models import Channel, Gender, PowerRole, RelationshipType, Stage
 
@@ -94,6 +92,7 @@ STANDARD = {
     "consent",
 } | {f"{channel}_consent" for channel in Channel.values}
 CHANNELS = tuple(Channel.values)
+CONSENT_COLUMNS = [(channel, f"{channel}_consent") for channel in CHANNELS]
 
 _GENDERS = {
     "f": Gender.FEMALE,
@@ -145,6 +144,7 @@ class ContactInput:
     consents: dict[str, bool] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     owner_email: str | None = None
+    search_name: str | None = None
     company: str | None = None
     role: str | None = None
     job_title: str | None = None
@@ -176,6 +176,8 @@ def _text(limit: int) -> Callable[[Any], str]:
 
 def _choice(table: Mapping[str, str], label: str) -> Callable[[Any], str]:
     def clean(value: Any) -> str:
+        if (quick := table.get(str(value).strip().lower())) is not None:
+            return quick
         key = column_key(fold(str(value)))
         if key not in table:
             raise ValueError(
@@ -188,7 +190,7 @@ def _choice(table: Mapping[str, str], label: str) -> Callable[[Any], str]:
 
 def _birth_date(value: Any) -> date:
     parsed = parse_date(value)
-    if parsed.year < 1900 or parsed > timezone.localdate():
+    if parsed.year < 1900 or parsed > datetime.now(UTC).date() + timedelta(days=1):
         raise ValueError(_("%(value)s is not a plausible birth date") % {"value": value})
     return parsed
 
@@ -230,7 +232,11 @@ FIELD_CLEANERS: dict[str, Callable[[Any], Any]] = {
 
 def clean_contact(data: Mapping[str, Any]) -> tuple[ContactInput, list[tuple[str, str]]]:
     """Clean one contact keyed by field names (see field_name); returns it and its errors."""
-    raw = {key: value for key, value in data.items() if not is_blank(value)}
+    raw = {
+        key: value
+        for key, value in data.items()
+        if value is not None and value != "" and not (isinstance(value, str) and value.isspace())
+    }
     item = ContactInput()
     errors: list[tuple[str, str]] = []
     if "name" in raw and "first_name" not in raw:
@@ -246,6 +252,9 @@ def clean_contact(data: Mapping[str, Any]) -> tuple[ContactInput, list[tuple[str
             item.values[name] = cleaner(value)
         except ValueError as exc:
             errors.append((name, str(exc)))
+    if "first_name" in item.values and "last_name" in item.values:
+        # Precomputed here, where cleaning runs (perhaps in a child process), for _apply.
+        item.search_name = search_key(f"{item.values['first_name']} {item.values['last_name']}")
     if "state" in item.values and "time_zone" not in item.values:
         item.values["time_zone"] = state_time_zone(item.values["state"])
     _clean_relations(raw, item, errors)
@@ -279,9 +288,9 @@ def _clean_relations(
         item.job_title = " ".join(str(raw["job_title"]).split())[:100]
     consent = raw.get("consent")
     given = dict(consent) if isinstance(consent, dict) else {}
-    for channel in CHANNELS:
-        if f"{channel}_consent" in raw:
-            given[channel] = raw[f"{channel}_consent"]
+    for channel, column in CONSENT_COLUMNS:
+        if column in raw:
+            given[channel] = raw[column]
     for channel, value in given.items():
         if channel not in CHANNELS:
             errors.append(("consent", _("%(value)s is not a channel") % {"value": channel}))

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, Status, column_key
+from regua.core.ingest import BatchResult, CleanBatch, Status, column_key
 from regua.lib.brazil import cnpj_is_valid, state_code
 from regua.lib.parsing import is_blank, normalize_email, normalize_phone
 from regua.lib.text import fold, search_key
@@ -131,21 +131,26 @@ def clean_company(
     return values, attributes, errors
 
 
-def companies_upsert(rows: Sequence[tuple[int, Mapping[str, Any]]], *, source: str) -> BatchResult:
-    del source  # companies keep no source; the argument keeps the batch writers alike
-    result = BatchResult()
-    cleaned = []
+def companies_clean(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> CleanBatch:
+    batch = CleanBatch()
     for line, data in rows:
         values, attributes, errors = clean_company(data)
         if errors:
-            result.fail(line, errors)
+            batch.result.fail(line, errors)
         else:
-            cleaned.append((line, values, attributes))
-    if not cleaned:
-        return result
-    with transaction.atomic():
-        _write(cleaned, result)
-    return result
+            batch.items.append((line, (values, attributes)))
+    return batch
+
+
+def companies_write(batch: CleanBatch) -> BatchResult:
+    if batch.items:
+        with transaction.atomic():
+            _write([(line, v, a) for line, (v, a) in batch.items], batch.result)
+    return batch.result
+
+
+def companies_upsert(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> BatchResult:
+    return companies_write(companies_clean(rows))
 
 
 def _write(cleaned: list[tuple[int, dict[str, Any], dict[str, Any]]], result: BatchResult) -> None:

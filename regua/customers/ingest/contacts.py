@@ -1,25 +1,27 @@
 """Upserting contacts in batches: the one write path for CSV import and the REST API.
 
-A batch is matched against the base with two indexed queries (external ids, e-mails),
+A batch is matched against the base with one indexed query (external ids or e-mails),
 merged in memory as plain dicts, and written with a few set-based statements in one
 transaction. Matching rules: by external id first, else by e-mail. A row whose e-mail
 belongs to a different contact than its external id is refused, never merged silently.
+
+Stage history: a StageChange row is written when an existing contact's stage changes;
+a contact's first stage needs none (it is the stage it was created with, at created_at).
 """
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, Status
+from regua.core.ingest import BatchResult, CleanBatch, Status
 from regua.lib.brazil import DEFAULT_TIME_ZONE
-from regua.lib.bulk import insert_many, update_many
+from regua.lib.bulk import fetch_in, insert_many, update_many
+from regua.lib.parsing import normalize_email
 from regua.lib.text import search_key
 from regua.users.models import User
 
@@ -28,46 +30,23 @@ from .clean import ContactInput, clean_contact
 from .relations import RelationWriter
 
 Row = tuple[int, Mapping[str, Any]]
+# fmt: off
 # Every column the batch reads and writes, in insert order.
 FIELDS = [
-    "external_id",
-    "email",
-    "first_name",
-    "last_name",
-    "search_name",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "state",
-    "country",
-    "time_zone",
-    "language",
-    "stage",
-    "source",
-    "relationship_type",
-    "owner_id",
-    "attributes",
+    "external_id", "email", "first_name", "last_name", "search_name", "phone", "birth_date",
+    "gender", "city", "state", "country", "time_zone", "language", "stage", "source",
+    "relationship_type", "owner_id", "attributes",
 ]
 NEW_CONTACT = {
-    "id": None,
-    "external_id": None,
-    "email": None,
-    "first_name": "",
-    "last_name": "",
-    "search_name": "",
-    "phone": "",
-    "birth_date": None,
-    "gender": "",
-    "city": "",
-    "state": "",
-    "country": "BR",
-    "time_zone": DEFAULT_TIME_ZONE,
-    "language": "pt-br",
-    "stage": Stage.LEAD,
-    "relationship_type": "",
-    "owner_id": None,
+    "id": None, "external_id": None, "email": None, "first_name": "", "last_name": "",
+    "search_name": "", "phone": "", "birth_date": None, "gender": "", "city": "", "state": "",
+    "country": "BR", "time_zone": DEFAULT_TIME_ZONE, "language": "pt-br", "stage": Stage.LEAD,
+    "relationship_type": "", "owner_id": None,
 }
+STAGE_CHANGE_FIELDS = [
+    "contact_id", "from_stage", "to_stage", "changed_at", "source", "changed_by_id", "created_at",
+]
+# fmt: on
 
 
 @dataclass
@@ -75,11 +54,11 @@ class _Planned:
     """A contact the batch will create or change, and the rows that asked for it."""
 
     row: dict[str, Any]
+    new: bool = False
     lines: list[int] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
     inputs: list[ContactInput] = field(default_factory=list)
     old_stage: str = ""
-    new: bool = False
 
 
 class _Plan:
@@ -89,13 +68,8 @@ class _Plan:
         self.source = source
         exts = {item.external_id for _line, item in items if item.external_id}
         emails = {item.email for _line, item in items if item.email}
-        # Two indexed lookups; a contact found by both is one plan.
-        found = {
-            r["id"]: r for r in Contact.objects.filter(external_id__in=exts).values("id", *FIELDS)
-        }
-        for row in Contact.objects.filter(email__in=emails).values("id", *FIELDS):
-            found.setdefault(row["id"], row)
-        self.plans = {cid: _Planned(row, old_stage=row["stage"]) for cid, row in found.items()}
+        found = fetch_in(Contact, ["id", *FIELDS], external_id=exts, email=emails)
+        self.plans = {row["id"]: _Planned(row, old_stage=row["stage"]) for row in found}
         self.by_ext = {p.row["external_id"]: p for p in self.plans.values() if p.row["external_id"]}
         self.by_email = {p.row["email"]: p for p in self.plans.values() if p.row["email"]}
         self.new: list[_Planned] = []
@@ -145,8 +119,9 @@ def _apply(row: dict[str, Any], item: ContactInput, users: dict[str, int]) -> se
         if row[name] != value:
             row[name] = value
             changed.add(name)
-    if {"first_name", "last_name"} & changed:
-        row["search_name"] = search_key(f"{row['first_name']} {row['last_name']}")
+    if "first_name" in changed or "last_name" in changed:
+        full_name = f"{row['first_name']} {row['last_name']}"
+        row["search_name"] = item.search_name or search_key(full_name)
         changed.add("search_name")
     if item.attributes:
         merged = {**row["attributes"], **item.attributes}
@@ -159,21 +134,23 @@ def _apply(row: dict[str, Any], item: ContactInput, users: dict[str, int]) -> se
     return changed
 
 
-def contacts_upsert(
-    rows: Sequence[Row], *, source: str, changed_by: User | None = None
-) -> BatchResult:
-    """Create or update the contacts in `rows` ((line, data) pairs); report each row.
-
-    `data` uses the field names of clean_contact (see normalize_keys for CSV headers).
-    """
-    result = BatchResult()
-    items: list[tuple[int, ContactInput]] = []
+def contacts_clean(rows: Sequence[Row]) -> CleanBatch:
+    """Clean `rows` ((line, data) pairs keyed by field name; see clean.field_name)."""
+    batch = CleanBatch()
     for line, data in rows:
         item, errors = clean_contact(data)
         if errors:
-            result.fail(line, errors)
+            batch.result.fail(line, errors)
         else:
-            items.append((line, item))
+            batch.items.append((line, item))
+    return batch
+
+
+def contacts_write(
+    batch: CleanBatch, *, source: str, changed_by: User | None = None
+) -> BatchResult:
+    """Create or update the cleaned contacts; report each row."""
+    result, items = batch.result, batch.items
     if not items:
         return result
     try:
@@ -194,6 +171,13 @@ def contacts_upsert(
     return result
 
 
+def contacts_upsert(
+    rows: Sequence[Row], *, source: str, changed_by: User | None = None
+) -> BatchResult:
+    """Clean, then create or update the contacts in `rows`; report each row."""
+    return contacts_write(contacts_clean(rows), source=source, changed_by=changed_by)
+
+
 def _write_batch(
     items: Sequence[tuple[int, ContactInput]],
     result: BatchResult,
@@ -209,40 +193,28 @@ def _write_batch(
     _insert_new(plan.new, now)
     changed = [p for p in plan.plans.values() if p.changed]
     for names in {frozenset(p.changed) for p in changed}:
-        group = [p for p in changed if p.changed == names]
         columns = sorted(names)
         update_many(
             Contact,
             [*columns, "updated_at"],
-            ([*(p.row[c] for c in columns), now, p.row["id"]] for p in group),
+            (
+                [*(p.row[c] for c in columns), now, p.row["id"]]
+                for p in changed
+                if p.changed == names
+            ),
         )
     planned = [*plan.plans.values(), *plan.new]
     touched = RelationWriter(now=now, source=source).write(
-        [(p.row["id"], p.inputs) for p in planned if p.inputs]
+        [(p.row["id"], p.inputs, p.new) for p in planned if p.inputs]
     )
+    by = changed_by.pk if changed_by else None
     insert_many(
         StageChange,
-        [
-            "contact_id",
-            "from_stage",
-            "to_stage",
-            "changed_at",
-            "source",
-            "changed_by_id",
-            "created_at",
-        ],
+        STAGE_CHANGE_FIELDS,
         (
-            (
-                p.row["id"],
-                "" if p.new else p.old_stage,
-                p.row["stage"],
-                now,
-                source,
-                changed_by.pk if changed_by else None,
-                now,
-            )
-            for p in planned
-            if p.new or "stage" in p.changed
+            (p.row["id"], p.old_stage, p.row["stage"], now, source, by, now)
+            for p in changed
+            if "stage" in p.changed
         ),
     )
     for p in planned:
@@ -253,54 +225,46 @@ def _write_batch(
         )
         for index, line in enumerate(p.lines):
             # A contact given twice in one batch is created by its first row only.
-            result.record(line, "updated" if index and status == "created" else status, p.row["id"])
+            result.record(line, "updated" if index and p.new else status, p.row["id"])
 
 
-def _insert_new(new: list["_Planned"], now: datetime) -> None:
+def _insert_new(new: list[_Planned], now: datetime) -> None:
     """Insert the new contacts and give each plan the id the database chose."""
     if not new:
         return
-    insert_many(
-        Contact,
-        [*FIELDS, "created_at", "updated_at"],
-        ([*(p.row[f] for f in FIELDS), now, now] for p in new),
-    )
+    rows = ([*(p.row[f] for f in FIELDS), now, now] for p in new)
+    insert_many(Contact, [*FIELDS, "created_at", "updated_at"], rows, staged=True)
     exts = {p.row["external_id"]: p for p in new if p.row["external_id"]}
     emails = {p.row["email"]: p for p in new if p.row["email"]}
-    for cid, ext, email in Contact.objects.filter(
-        Q(external_id__in=exts) | Q(email__in=emails)
-    ).values_list("id", "external_id", "email"):
-        plan = exts.get(ext) or emails.get(email)
-        if plan is not None:
-            plan.row["id"] = cid
+    for row in fetch_in(Contact, ["id", "external_id", "email"], external_id=exts, email=emails):
+        planned = exts.get(row["external_id"]) or emails.get(row["email"])
+        if planned is not None:
+            planned.row["id"] = row["id"]
 
 
 def contacts_resolve(keys: set[str], *, create: bool, source: str) -> tuple[dict[str, int], int]:
     """Map customer keys (external id or e-mail) to contact ids, creating the missing ones.
 
-    Returns the mapping and how many contacts were created. A key that is not an external
-    id and is a valid address is looked up (and created) as an e-mail; anything else is an
-    external id.
+    Returns the mapping and how many contacts were created. A key that is no contact's
+    external id and is a valid address is an e-mail; anything else is an external id.
     """
-    from regua.lib.parsing import normalize_email
-
-    found: dict[str, int] = {}
     if not keys:
-        return found, 0
-    for contact_id, external_id in Contact.objects.filter(external_id__in=keys).values_list(
-        "id", "external_id"
-    ):
-        found[external_id] = contact_id
+        return {}, 0
     as_email: dict[str, str] = {}
-    for key in keys - found.keys():
+    for key in keys:
         if "@" in key:
-            with contextlib.suppress(ValueError):
+            try:
                 as_email[normalize_email(key)] = key
-    if as_email:
-        for contact_id, email in Contact.objects.filter(email__in=as_email).values_list(
-            "id", "email"
-        ):
-            found[as_email[email]] = contact_id
+            except ValueError:
+                pass
+    found: dict[str, int] = {}
+    rows = fetch_in(Contact, ["id", "external_id", "email"], external_id=keys, email=as_email)
+    for row in rows:  # an external id match wins over an e-mail match
+        if row["email"] in as_email:
+            found.setdefault(as_email[row["email"]], row["id"])
+    for row in rows:
+        if row["external_id"] in keys:
+            found[row["external_id"]] = row["id"]
     missing = keys - found.keys()
     if not create or not missing:
         return found, 0
@@ -308,25 +272,19 @@ def contacts_resolve(keys: set[str], *, create: bool, source: str) -> tuple[dict
     new_emails = {email: key for email, key in as_email.items() if key in missing}
     new_exts = missing - set(new_emails.values())
     base = {**NEW_CONTACT, "source": source, "attributes": {}}
+    fresh = [{**base, "email": email} for email in new_emails]
+    fresh += [{**base, "external_id": ext} for ext in new_exts]
     inserted = insert_many(
         Contact,
         [*FIELDS, "created_at", "updated_at"],
-        [[*({**base, "email": email}[f] for f in FIELDS), now, now] for email in new_emails]
-        + [[*({**base, "external_id": ext}[f] for f in FIELDS), now, now] for ext in new_exts],
+        ([*(row[f] for f in FIELDS), now, now] for row in fresh),
         ignore_conflicts=True,  # a concurrent writer may have created some: theirs stand
+        staged=True,
     )
-    lookup = Q(email__in=new_emails) | Q(external_id__in=new_exts)
-    created_ids = []
-    for contact_id, external_id, email in Contact.objects.filter(lookup).values_list(
-        "id", "external_id", "email"
+    for row in fetch_in(
+        Contact, ["id", "external_id", "email"], external_id=new_exts, email=new_emails
     ):
-        key = new_emails.get(email, external_id)
-        if key in missing and key not in found:
-            found[key] = contact_id
-            created_ids.append(contact_id)
-    insert_many(
-        StageChange,
-        ["contact_id", "from_stage", "to_stage", "changed_at", "source", "created_at"],
-        ((cid, "", Stage.LEAD, now, source, now) for cid in created_ids),
-    )
+        key = new_emails.get(row["email"]) or row["external_id"]
+        if key in missing:
+            found[key] = row["id"]
     return found, inserted

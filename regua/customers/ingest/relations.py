@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from regua.lib.bulk import insert_many, update_many
+from regua.lib.bulk import fetch_in, insert_many, update_many
 from regua.lib.text import search_key
 
 from ..models import (
@@ -25,7 +25,7 @@ from ..models import (
 )
 from .clean import ContactInput
 
-Entry = tuple[int, list[ContactInput]]  # a contact id and the inputs that named it
+Entry = tuple[int, list[ContactInput], bool]  # contact id, the inputs naming it, is it new
 
 
 class RelationWriter:
@@ -34,21 +34,27 @@ class RelationWriter:
         self.source = source
 
     def write(self, entries: Sequence[Entry]) -> set[int]:
+        # Contacts created by this batch have no rows in these tables yet: only the
+        # others need looking up.
+        self.existing_ids = {contact_id for contact_id, _inputs, new in entries if not new}
         return self.tags(entries) | self.consents(entries) | self.companies(entries)
 
     def tags(self, entries: Sequence[Entry]) -> set[int]:
         wanted: dict[tuple[int, str], str] = {}
-        for contact_id, inputs in entries:
+        for contact_id, inputs, _new in entries:
             for item in inputs:
                 for name in item.tags:
                     wanted[(contact_id, Tag.key_for(name))] = name
         if not wanted:
             return set()
         tag_ids = tags_ensure({key: name for (_cid, key), name in wanted.items()}, self.now)
+        old = {cid for cid, _key in wanted} & self.existing_ids
         existing = set(
-            ContactTag.objects.filter(
-                contact_id__in={cid for cid, _key in wanted}, tag_id__in=tag_ids.values()
-            ).values_list("contact_id", "tag_id")
+            ContactTag.objects.filter(contact_id__in=old, tag_id__in=tag_ids.values()).values_list(
+                "contact_id", "tag_id"
+            )
+            if old
+            else []
         )
         new = {(cid, tag_ids[key]) for cid, key in wanted} - existing
         insert_many(
@@ -61,18 +67,17 @@ class RelationWriter:
 
     def consents(self, entries: Sequence[Entry]) -> set[int]:
         wanted: dict[tuple[int, str], str] = {}
-        for contact_id, inputs in entries:
+        for contact_id, inputs, _new in entries:
             for item in inputs:
                 for channel, granted in item.consents.items():
                     status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
                     wanted[(contact_id, channel)] = status
         if not wanted:
             return set()
+        old = {cid for cid, _ch in wanted} & self.existing_ids
         existing = {
-            (contact_id, channel): (consent_id, status)
-            for consent_id, contact_id, channel, status in Consent.objects.filter(
-                contact_id__in={cid for cid, _ch in wanted}
-            ).values_list("id", "contact_id", "channel", "status")
+            (row["contact_id"], row["channel"]): (row["id"], row["status"])
+            for row in fetch_in(Consent, ["id", "contact_id", "channel", "status"], contact=old)
         }
         changes = [
             (key, status)
@@ -115,19 +120,24 @@ class RelationWriter:
 
     def companies(self, entries: Sequence[Entry]) -> set[int]:
         wanted: dict[tuple[int, str], ContactInput] = {}
-        for contact_id, inputs in entries:
+        for contact_id, inputs, _new in entries:
             for item in inputs:
                 if item.company:
                     wanted[(contact_id, item.company)] = item
         if not wanted:
             return set()
         company_ids = companies_ensure({ref for _cid, ref in wanted})
-        existing = {
-            (r.contact_id, r.company_id): r
-            for r in ContactRole.objects.filter(
-                contact_id__in={cid for cid, _ref in wanted}, company_id__in=company_ids.values()
-            )
-        }
+        old = {cid for cid, _ref in wanted} & self.existing_ids
+        existing = (
+            {
+                (r.contact_id, r.company_id): r
+                for r in ContactRole.objects.filter(
+                    contact_id__in=old, company_id__in=company_ids.values()
+                )
+            }
+            if old
+            else {}
+        )
         creates, updates, touched = [], [], set()
         for (contact_id, ref), item in wanted.items():
             role = existing.get((contact_id, company_ids[ref]))

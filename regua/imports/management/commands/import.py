@@ -35,7 +35,7 @@ class Command(BaseCommand):
             default=None,
             help="Time zone of dates written without an offset (default: TIME_ZONE).",
         )
-        parser.add_argument("--chunk-size", type=int, default=2000)
+        parser.add_argument("--chunk-size", type=int, default=None, help="Rows per transaction.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 options["file"],
                 tz=tz,
                 create_contacts=not options["no_create_contacts"],
-                chunk_size=max(1, options["chunk_size"]),
+                chunk_size=options["chunk_size"],
                 on_progress=progress,
             )
         except ImportFileError as exc:
