@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from regua.api import api
+from regua.users.urls import auth_urlpatterns
+
 urlpatterns = [
+    path("", include("regua.core.urls")),
+    *auth_urlpatterns,
+    path("", include("regua.users.urls")),
+    path("", include("regua.customers.urls")),
+    path("imports/", include("regua.imports.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -48,6 +48,7 @@ class ImportJob(TimeStamped):
     failure = models.TextField(_("failure"), blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    language = models.CharField(max_length=10, blank=True)  # of the report's messages
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),

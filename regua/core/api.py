@@ -1,0 +1,92 @@
+"""What every REST API router shares: authentication, permissions and error shapes.
+
+Clients authenticate with an API key (created per user in Settings → API keys), sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; a signed-in browser session works
+too, for the interactive docs. A key acts as its user: reads see what the user sees,
+and writing (ingest) needs a manager or an admin.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Schema
+from ninja.errors import HttpError
+from ninja.security import APIKeyHeader, HttpBearer, django_auth
+
+from regua.core.ingest import BatchResult
+from regua.users.models import ApiKey, Role, User
+
+MAX_BATCH = 1000
+
+
+class BearerKey(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        return _bind(request, ApiKey.authenticate(token))
+
+
+class HeaderKey(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        return _bind(request, ApiKey.authenticate(key or ""))
+
+
+def _bind(request: HttpRequest, user: User | None) -> User | None:
+    if user is not None:
+        request.user = user
+    return user
+
+
+AUTH = [BearerKey(), HeaderKey(), django_auth]
+
+
+def api_user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def require_writer(request: HttpRequest) -> User:
+    user = api_user(request)
+    if user.role not in (Role.ADMIN, Role.MANAGER):
+        raise HttpError(403, "writing through the API needs a manager's or an admin's key")
+    return user
+
+
+class ErrorItem(Schema):
+    index: int
+    field: str
+    message: str
+
+
+class BatchOut(Schema):
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    contacts_created: int
+    errors: list[ErrorItem]
+
+
+def batch_out(result: BatchResult) -> dict[str, Any]:
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "skipped": result.skipped,
+        "contacts_created": result.contacts_created,
+        "errors": [
+            {"index": error.line, "field": error.field, "message": str(error.message)}
+            for error in result.errors
+        ],
+    }
+
+
+def validation_detail(
+    errors: list[tuple[str, str]], prefix: tuple[Any, ...] = ()
+) -> dict[str, Any]:
+    """Our cleaning errors in the shape of django-ninja's own 422 responses."""
+    return {
+        "detail": [
+            {"loc": ["body", *prefix, field], "msg": message, "type": "value_error"}
+            for field, message in errors
+        ]
+    }

@@ -1,0 +1,137 @@
+"""Writing the simulated shop into the database, fast, on SQLite and PostgreSQL.
+
+Big tables are written without their secondary indexes, which are rebuilt at the end
+(a sort is much cheaper than millions of random index inserts); events are written in
+the order of their unique index, so that index only ever appends. SQLite gets
+executemany in large transactions, PostgreSQL COPY.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, transaction
+
+BIG_TABLES = [
+    "customers_contact",
+    "customers_contacttag",
+    "customers_consent",
+    "customers_consentchange",
+    "customers_stagechange",
+    "customers_interaction",
+    "customers_contactrole",
+    "commerce_order",
+    "commerce_orderitem",
+    "events_event",
+]
+# Children before parents, for emptying the tables.
+DEMO_TABLES = [
+    "events_event",
+    "commerce_orderitem",
+    "commerce_order",
+    "customers_interaction",
+    "customers_contactrole",
+    "customers_contacttag",
+    "customers_consentchange",
+    "customers_consent",
+    "customers_stagechange",
+    "customers_contact",
+    "customers_company",
+    "customers_tag",
+    "commerce_product",
+    "commerce_category",
+    "imports_importjob",
+]
+
+
+class Loader:
+    def __init__(self) -> None:
+        self.vendor = connection.vendor
+        self.saved_indexes: list[str] = []
+        self.saved_triggers: list[str] = []
+
+    def empty(self) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                cursor.execute(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE")
+            else:
+                for table in DEMO_TABLES:
+                    cursor.execute(f"DELETE FROM {table}")
+                names = ", ".join(f"'{table}'" for table in DEMO_TABLES)
+                cursor.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({names})")
+
+    def begin_bulk(self) -> None:
+        """Drop the big tables' secondary indexes (and SQLite's search triggers) for now."""
+        with connection.cursor() as cursor:
+            if self.vendor == "sqlite":
+                cursor.execute("PRAGMA synchronous = OFF")
+                cursor.execute("PRAGMA cache_size = -1048576")
+                cursor.execute("PRAGMA wal_autocheckpoint = 100000")
+                placeholders = ", ".join(["%s"] * len(BIG_TABLES))
+                cursor.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    f"AND sql NOT LIKE 'CREATE UNIQUE%%' AND tbl_name IN ({placeholders})",
+                    BIG_TABLES,
+                )
+                indexes = cursor.fetchall()
+                cursor.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name = 'customers_contact'"
+                )
+                triggers = cursor.fetchall()
+                for name, _sql in triggers:
+                    cursor.execute(f'DROP TRIGGER "{name}"')
+                self.saved_triggers = [sql for _name, sql in triggers]
+            else:
+                cursor.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE schemaname = current_schema() AND tablename = ANY(%s) "
+                    "AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
+                    [BIG_TABLES],
+                )
+                indexes = cursor.fetchall()
+            for name, _sql in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            self.saved_indexes = [sql for _name, sql in indexes]
+
+    def write(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                raw = cursor.cursor
+                with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["?"] * len(columns))
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+                cursor.cursor.executemany(sql, rows)
+
+    def end_bulk(self, progress: Any = None) -> None:
+        """Rebuild what begin_bulk dropped, then refresh the planner's statistics."""
+        with connection.cursor() as cursor:
+            for sql in self.saved_indexes:
+                if progress:
+                    progress(sql.split(" ON ")[0].replace("CREATE INDEX ", ""))
+                cursor.execute(sql)
+            if self.vendor == "sqlite":
+                for sql in self.saved_triggers:
+                    cursor.execute(sql)
+                cursor.execute(
+                    "INSERT INTO customers_contact_fts(customers_contact_fts) VALUES ('rebuild')"
+                )
+                cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute(
+                    "PRAGMA analysis_limit = 1000"
+                )  # sampled statistics: seconds, not minutes
+                cursor.execute("ANALYZE")
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                for table in ("customers_contact", "commerce_order", "customers_company"):
+                    cursor.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+                    )
+                cursor.execute("ANALYZE")

@@ -1,0 +1,118 @@
+"""regua demo [--contacts N] [--months M] [--seed S] [--reset]
+
+Migrates the database and fills it with a believable Brazilian online shop: a team,
+a catalogue, B2B accounts, contacts with consent and tags, orders and events over the
+last M months. The same seed gives the same data.
+"""
+
+import sys
+import time
+from datetime import UTC
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from regua.customers.models import Contact
+
+from ...loader import Loader
+from ...setup import shop_create
+from ...simulate import simulate_block
+
+BLOCK = 20_000
+# fmt: off
+COLUMNS = {
+    "customers_contact": ["id", "external_id", "email", "first_name", "last_name", "search_name",
+                          "phone", "birth_date", "gender", "city", "state", "country", "time_zone",
+                          "language", "stage", "source", "relationship_type", "owner_id",
+                          "attributes", "created_at", "updated_at"],
+    "customers_stagechange": ["contact_id", "from_stage", "to_stage", "changed_at", "source", "created_at"],
+    "customers_consent": ["contact_id", "channel", "status", "source", "recorded_at", "created_at",
+                          "updated_at"],
+    "customers_consentchange": ["contact_id", "channel", "status", "source", "recorded_at", "created_at"],
+    "customers_contacttag": ["contact_id", "tag_id", "created_at"],
+    "customers_contactrole": ["contact_id", "company_id", "role", "job_title", "created_at", "updated_at"],
+    "commerce_order": ["id", "external_id", "contact_id", "ordered_at", "status", "total", "discount",
+                       "currency", "channel", "created_at", "updated_at"],
+    "commerce_orderitem": ["order_id", "product_id", "sku", "quantity", "unit_price", "created_at",
+                           "updated_at"],
+    "events_event": ["contact_id", "name", "occurred_at", "properties", "fingerprint", "source",
+                     "created_at"],
+    "customers_interaction": ["contact_id", "company_id", "kind", "direction", "subject", "body",
+                              "outcome", "duration_minutes", "occurred_at", "author_id",
+                              "created_at", "updated_at"],
+}
+# fmt: on
+
+
+class Command(BaseCommand):
+    help = "Migrate and fill the database with a believable Brazilian shop's customer base."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--contacts", type=int, default=5000)
+        parser.add_argument("--months", type=int, default=12)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--reset", action="store_true", help="Replace the customer base already there."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        call_command("migrate", interactive=False, verbosity=0)
+        if Contact.objects.exists() and not options["reset"]:
+            self.stdout.write(
+                "The database already has contacts; keeping them (use --reset to replace them)."
+            )
+            self._print_login()
+            return
+        loader = Loader()
+        if options["reset"]:
+            loader.empty()
+        contacts, months = max(1, options["contacts"]), max(1, options["months"])
+        now = timezone.now().astimezone(UTC).replace(microsecond=0)
+        shop, tag_ids = shop_create(contacts=contacts, months=months, seed=options["seed"], now=now)
+        loader.begin_bulk()
+        totals = dict.fromkeys(COLUMNS, 0)
+        ids = {"order": 1}
+        bar = tqdm(
+            total=contacts, unit="contacts", disable=not sys.stderr.isatty(), file=sys.stderr
+        )
+        now_text = now.strftime("%Y-%m-%d %H:%M:%S")
+        for index, first in enumerate(range(1, contacts + 1, BLOCK)):
+            size = min(BLOCK, contacts + 1 - first)
+            block = simulate_block(shop, index, first, size, ids)
+            tags = [(cid, tag_ids[key], now_text) for cid, key in block.tags]
+            with transaction.atomic():
+                for table, rows in (
+                    ("customers_contact", block.contacts),
+                    ("customers_stagechange", block.stage_changes),
+                    ("customers_consent", block.consents),
+                    ("customers_consentchange", block.consent_log),
+                    ("customers_contacttag", tags),
+                    ("customers_contactrole", block.roles),
+                    ("commerce_order", block.orders),
+                    ("commerce_orderitem", block.items),
+                    ("events_event", block.events),
+                    ("customers_interaction", block.interactions),
+                ):
+                    loader.write(table, COLUMNS[table], rows)
+                    totals[table] += len(rows)
+            bar.update(size)
+        bar.close()
+        self.stdout.write("Building indexes…")
+        loader.end_bulk()
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            f"Demo loaded in {elapsed:.1f} s: {totals['customers_contact']:,} contacts, "
+            f"{totals['commerce_order']:,} orders ({totals['commerce_orderitem']:,} items), "
+            f"{totals['events_event']:,} events, over {months} months."
+        )
+        self._print_login()
+
+    def _print_login(self) -> None:
+        from ...catalog import DEMO_PASSWORD, TEAM
+
+        self.stdout.write(f"Sign in as {TEAM[0][0]} with the password {DEMO_PASSWORD}.")

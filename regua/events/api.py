@@ -1,0 +1,40 @@
+"""REST API for events: append a batch of up to 1,000."""
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from regua.core.api import MAX_BATCH, BatchOut, batch_out, require_writer
+
+from .ingest import events_append
+
+router = Router(tags=["events"])
+
+
+class EventIn(Schema):
+    """Something a customer did. Send an `id` to make retries safe: the same event sent
+    twice is stored once (without one, the same customer, name, time and properties)."""
+
+    customer_id: str = Field(..., description="The contact's external id or e-mail")
+    name: str = Field(..., description="signup, login, product_viewed, purchase, ...")
+    occurred_at: datetime | str = Field(
+        ..., description="ISO 8601; without an offset, the account's time zone"
+    )
+    properties: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = Field(None, description="Your id of the event, for idempotency")
+
+
+class EventBatchIn(Schema):
+    events: list[EventIn] = Field(..., min_length=1, max_length=MAX_BATCH)
+    create_contacts: bool = Field(True, description="Create the contacts not known yet")
+
+
+@router.post("/events", response=BatchOut)
+def event_append_batch(request: HttpRequest, payload: EventBatchIn) -> Any:
+    """Append up to 1,000 events; `unchanged` counts events already stored."""
+    require_writer(request)
+    rows = [(index, event.dict(exclude_none=True)) for index, event in enumerate(payload.events)]
+    result = events_append(rows, source="api", create_contacts=payload.create_contacts)
+    return batch_out(result)

@@ -1,0 +1,22 @@
+"""How the event names the product knows read on the pages."""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+EVENT_LABELS: dict[str, Promise] = {
+    "signup": _("Signed up"),
+    "login": _("Logged in"),
+    "product_viewed": _("Viewed a product"),
+    "cart_abandoned": _("Abandoned a cart"),
+    "purchase": _("Purchase"),
+    "upgrade": _("Upgraded the plan"),
+    "downgrade": _("Downgraded the plan"),
+    "cancellation": _("Cancelled"),
+    "complaint": _("Complaint"),
+    "review": _("Review"),
+}
+
+
+def event_label(name: str) -> str:
+    label = EVENT_LABELS.get(name)
+    return str(label) if label is not None else name.replace("_", " ").capitalize()
