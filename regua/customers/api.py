@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from regua.core.api import (
     MAX_BATCH,
@@ -145,13 +145,11 @@ def contact_upsert(request: HttpRequest, payload: ContactIn) -> Any:
         contacts_clean([(0, payload.dict(exclude_none=True))]), source="api", changed_by=user
     )
     if result.errors:
-        return 422, validation_detail([(e.field, str(e.message)) for e in result.errors])
+        return Status(422, validation_detail([(e.field, str(e.message)) for e in result.errors]))
     outcome = result.outcomes[0]
     contact = _with_relations(Contact.objects).get(pk=outcome.id)
-    return (201 if outcome.status == "created" else 200), {
-        "status": outcome.status,
-        "contact": contact,
-    }
+    code = 201 if outcome.status == "created" else 200
+    return Status(code, {"status": outcome.status, "contact": contact})
 
 
 @router.post("/contacts/batch", response=ContactBatchOut)

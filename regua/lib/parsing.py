@@ -170,7 +170,7 @@ def _brazilian_e164(text: str) -> str | None:
         digits = digits[3:]
     elif digits.startswith("0") and len(digits) in (11, 12):
         digits = digits[1:]  # trunk prefix: 0 11 98765-4321
-    if not digits.isdigit() or digits[:2] not in _BR_AREA_CODES:
+    if not (digits.isascii() and digits.isdigit()) or digits[:2] not in _BR_AREA_CODES:
         return None
     subscriber = digits[2:]
     if (len(subscriber) == 9 and subscriber[0] == "9") or (

@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from regua.core.ingest import column_key
 from regua.lib.brazil import state_code, state_time_zone
@@ -174,15 +176,14 @@ def _text(limit: int) -> Callable[[Any], str]:
     return clean
 
 
-def _choice(table: Mapping[str, str], label: str) -> Callable[[Any], str]:
+def _choice(table: Mapping[str, str], label: Promise) -> Callable[[Any], str]:
     def clean(value: Any) -> str:
         if (quick := table.get(str(value).strip().lower())) is not None:
             return quick
         key = column_key(fold(str(value)))
         if key not in table:
-            raise ValueError(
-                _("%(value)s is not a known %(label)s") % {"value": value, "label": label}
-            )
+            message = _("%(value)s is not a valid %(label)s")
+            raise ValueError(message % {"value": value, "label": label})
         return table[key]
 
     return clean
@@ -211,7 +212,7 @@ def _time_zone(value: Any) -> str:
 
 
 _ZONES = available_timezones()
-_clean_role = _choice(_ROLES, "role")
+_clean_role = _choice(_ROLES, gettext_lazy("role"))
 FIELD_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "external_id": _text(100),
     "email": normalize_email,
@@ -219,14 +220,16 @@ FIELD_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "last_name": _text(150),
     "phone": normalize_phone,
     "birth_date": _birth_date,
-    "gender": _choice(_GENDERS, "gender"),
+    "gender": _choice(_GENDERS, gettext_lazy("gender")),
     "city": _text(100),
     "state": _state,
     "time_zone": _time_zone,
-    "language": _choice(_LANGUAGES, "language"),
-    "stage": _choice(_STAGES, "stage"),
+    "language": _choice(_LANGUAGES, gettext_lazy("language")),
+    "stage": _choice(_STAGES, gettext_lazy("lifecycle stage")),
     "source": _text(60),
-    "relationship_type": _choice({t.value: t.value for t in RelationshipType}, "type"),
+    "relationship_type": _choice(
+        {t.value: t.value for t in RelationshipType}, gettext_lazy("relationship type")
+    ),
 }
 
 

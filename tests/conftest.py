@@ -1,0 +1,87 @@
+"""Shared fixtures: the team (an owner, a teammate, a manager, an outsider), API clients."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from regua.customers.models import Contact
+from regua.users.models import ApiKey, Role, User
+
+
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings: Any) -> None:
+    # Background jobs run inline in tests; test_import_ui runs the real worker once.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.PORTFOLIO_VISIBILITY = "all"
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests() -> Iterator[None]:
+    # Messages built outside a request (importers, commands) follow the active language;
+    # tests read them in English unless they say otherwise. Pages pick their own.
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    """An agent who owns contacts (the owner)."""
+    return User.objects.create_user("alice@example.com", "pw-alice-123", first_name="Alice",
+                                    role=Role.AGENT)
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    """Another agent of the same team (the teammate)."""
+    return User.objects.create_user("bob@example.com", "pw-bob-123", first_name="Bob",
+                                    role=Role.AGENT)
+
+
+@pytest.fixture
+def manager(db: None) -> User:
+    return User.objects.create_user("gerente@example.com", "pw-manager-123", first_name="Marta",
+                                    role=Role.MANAGER)
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return User.objects.create_superuser("admin@example.com", "pw-admin-123", first_name="Ana")
+
+
+@pytest.fixture
+def make_contact(db: None) -> Callable[..., Contact]:
+    counter = {"n": 0}
+
+    def make(**fields: Any) -> Contact:
+        counter["n"] += 1
+        n = counter["n"]
+        fields.setdefault("email", f"cliente{n}@exemplo.com.br")
+        fields.setdefault("first_name", "Cliente")
+        fields.setdefault("last_name", f"Número {n}")
+        return Contact.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_token(manager: User) -> str:
+    _key, token = ApiKey.generate(user=manager, name="Loja virtual")
+    return token
+
+
+@pytest.fixture
+def api(api_token: str) -> Client:
+    return Client(headers={"Authorization": f"Bearer {api_token}"})
