@@ -29,21 +29,24 @@ def _english_outside_requests() -> Iterator[None]:
 @pytest.fixture
 def alice(db: None) -> User:
     """An agent who owns contacts (the owner)."""
-    return User.objects.create_user("alice@example.com", "pw-alice-123", first_name="Alice",
-                                    role=Role.AGENT)
+    return User.objects.create_user(
+        "alice@example.com", "pw-alice-123", first_name="Alice", role=Role.AGENT
+    )
 
 
 @pytest.fixture
 def bob(db: None) -> User:
     """Another agent of the same team (the teammate)."""
-    return User.objects.create_user("bob@example.com", "pw-bob-123", first_name="Bob",
-                                    role=Role.AGENT)
+    return User.objects.create_user(
+        "bob@example.com", "pw-bob-123", first_name="Bob", role=Role.AGENT
+    )
 
 
 @pytest.fixture
 def manager(db: None) -> User:
-    return User.objects.create_user("gerente@example.com", "pw-manager-123", first_name="Marta",
-                                    role=Role.MANAGER)
+    return User.objects.create_user(
+        "gerente@example.com", "pw-manager-123", first_name="Marta", role=Role.MANAGER
+    )
 
 
 @pytest.fixture

@@ -23,7 +23,10 @@ def test_every_endpoint_needs_a_key() -> None:
     anonymous = Client()
     assert anonymous.get("/api/contacts").status_code == 401
     assert post(anonymous, "/api/events", {"events": []}).status_code == 401
-    assert Client(headers={"Authorization": "Bearer rg_nope_nope"}).get("/api/contacts").status_code == 401
+    assert (
+        Client(headers={"Authorization": "Bearer rg_nope_nope"}).get("/api/contacts").status_code
+        == 401
+    )
 
 
 def test_a_revoked_key_stops_working(api: Client, api_token: str) -> None:
@@ -47,9 +50,15 @@ def test_agents_may_read_but_not_write(alice: User) -> None:
 
 
 def test_upserting_a_contact_creates_then_updates(api: Client) -> None:
-    body = {"external_id": "C1", "email": "Clara@Example.com", "name": "Clara Souza",
-            "phone": "(11) 98765-4321", "tags": ["vip"], "consent": {"email": True},
-            "attributes": {"plano": "ouro"}}
+    body = {
+        "external_id": "C1",
+        "email": "Clara@Example.com",
+        "name": "Clara Souza",
+        "phone": "(11) 98765-4321",
+        "tags": ["vip"],
+        "consent": {"email": True},
+        "attributes": {"plano": "ouro"},
+    }
     created = post(api, "/api/contacts", body)
     assert created.status_code == 201
     data = created.json()
@@ -79,11 +88,13 @@ def test_an_invalid_contact_is_a_422_naming_the_field_and_the_reason(api: Client
 
 
 def test_a_batch_keeps_the_good_items_and_reports_the_bad_ones_whole(api: Client) -> None:
-    body = {"contacts": [
-        {"external_id": "A", "email": "a@x.com", "tags": ["t1"], "consent": {"sms": True}},
-        {"external_id": "B", "email": "bad@@x.com", "tags": ["t2"], "consent": {"sms": True}},
-        {"external_id": "C", "email": "a@x.com"},  # e-mail of A: refused, not merged
-    ]}
+    body = {
+        "contacts": [
+            {"external_id": "A", "email": "a@x.com", "tags": ["t1"], "consent": {"sms": True}},
+            {"external_id": "B", "email": "bad@@x.com", "tags": ["t2"], "consent": {"sms": True}},
+            {"external_id": "C", "email": "a@x.com"},  # e-mail of A: refused, not merged
+        ]
+    }
     response = post(api, "/api/contacts/batch", body)
     assert response.status_code == 200
     data = response.json()
@@ -96,35 +107,59 @@ def test_a_batch_keeps_the_good_items_and_reports_the_bad_ones_whole(api: Client
 
 
 def test_a_batch_has_at_most_1000_items(api: Client) -> None:
-    response = post(api, "/api/events", {"events": [
-        {"customer_id": "x", "name": "login", "occurred_at": "2025-01-01T00:00:00Z"}] * 1001})
+    response = post(
+        api,
+        "/api/events",
+        {
+            "events": [{"customer_id": "x", "name": "login", "occurred_at": "2025-01-01T00:00:00Z"}]
+            * 1001
+        },
+    )
     assert response.status_code == 422
 
 
 def test_events_batches_are_idempotent(api: Client) -> None:
-    events = [{"customer_id": "C1", "name": "login", "occurred_at": "2025-01-01T10:00:00-03:00",
-               "id": f"ev-{i}"} for i in range(10)]
+    events = [
+        {
+            "customer_id": "C1",
+            "name": "login",
+            "occurred_at": "2025-01-01T10:00:00-03:00",
+            "id": f"ev-{i}",
+        }
+        for i in range(10)
+    ]
     events.append({"customer_id": "C1", "name": "login", "occurred_at": "amanhã"})
     first = post(api, "/api/events", {"events": events}).json()
     assert (first["created"], first["skipped"], first["contacts_created"]) == (10, 1, 1)
-    assert first["errors"] == [{"index": 10, "field": "occurred_at", "message": first["errors"][0]["message"]}]
+    assert first["errors"] == [
+        {"index": 10, "field": "occurred_at", "message": first["errors"][0]["message"]}
+    ]
     second = post(api, "/api/events", {"events": events}).json()
     assert (second["created"], second["unchanged"]) == (0, 10)
     assert Event.objects.count() == 10
 
 
 def test_orders_batches_create_and_update(api: Client) -> None:
-    order = {"order_id": "P1", "customer_id": "c@x.com", "ordered_at": "2025-03-01T10:00:00Z",
-             "total": "1.234,56", "items": [{"sku": "S1", "quantity": 2, "unit_price": "617.28"}]}
+    order = {
+        "order_id": "P1",
+        "customer_id": "c@x.com",
+        "ordered_at": "2025-03-01T10:00:00Z",
+        "total": "1.234,56",
+        "items": [{"sku": "S1", "quantity": 2, "unit_price": "617.28"}],
+    }
     assert post(api, "/api/orders", {"orders": [order]}).json()["created"] == 1
     result = post(api, "/api/orders", {"orders": [{**order, "status": "entregue"}]}).json()
     assert result["updated"] == 1
     assert Order.objects.get().status == "delivered"
 
 
-def test_contacts_list_filters_and_pages_with_a_cursor(api: Client, make_contact, alice: User) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_list_filters_and_pages_with_a_cursor(
+    api: Client, make_contact, alice: User
+) -> None:  # type: ignore[no-untyped-def]
     for i in range(7):
-        make_contact(stage="customer" if i % 2 else "lead", city="Natal", owner=alice if i < 3 else None)
+        make_contact(
+            stage="customer" if i % 2 else "lead", city="Natal", owner=alice if i < 3 else None
+        )
     first = api.get("/api/contacts?limit=3").json()
     assert len(first["items"]) == 3
     second = api.get(f"/api/contacts?limit=3&cursor={first['next_cursor']}").json()
@@ -140,7 +175,9 @@ def test_contacts_list_filters_and_pages_with_a_cursor(api: Client, make_contact
     assert api.get("/api/contacts/999999").status_code == 404
 
 
-def test_agents_see_only_their_portfolio_when_it_is_private(settings, alice: User, bob: User, make_contact) -> None:  # type: ignore[no-untyped-def]
+def test_agents_see_only_their_portfolio_when_it_is_private(
+    settings, alice: User, bob: User, make_contact
+) -> None:  # type: ignore[no-untyped-def]
     settings.PORTFOLIO_VISIBILITY = "own"
     mine, theirs = make_contact(owner=alice), make_contact(owner=bob)
     _key, token = ApiKey.generate(user=alice, name="x")

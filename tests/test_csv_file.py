@@ -52,7 +52,9 @@ def test_records_carry_the_line_they_start_on_like_a_spreadsheet(tmp_path: Path)
         (b"email;email\nx;y\n", "twice"),
     ],
 )
-def test_it_refuses_files_it_cannot_read_with_a_reason(tmp_path: Path, content: bytes, reason: str) -> None:
+def test_it_refuses_files_it_cannot_read_with_a_reason(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
     with pytest.raises(ImportFileError) as error:
         CsvFile.open(write(tmp_path, content))
     assert reason in str(error.value)

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.django_db
 
 HEADER = "external_id;nome;e-mail;telefone;data_nascimento;cidade;uf;tags;plano;email_consent\n"
 ROWS = (
-    "C1;Clara Souza Lima;clara@example.com;(11) 98765-4321;31/12/1990;São Paulo;SP;vip,newsletter;ouro;sim\n"
+    "C1;Clara Souza Lima;clara@example.com;(11) 98765-4321;31/12/1990;São Paulo;SP;"
+    "vip,newsletter;ouro;sim\n"
     "C2;João da Silva;joao@@example.com;(21) 2345-6789;01/02/1985;Rio de Janeiro;RJ;;prata;não\n"
     "C3;Maria Conceição;maria@example.com;123;32/01/1980;Recife;XX;;;\n"
-    "C4;Ana Beatriz Oliveira;ana@example.com;+55 31 99876-5432;1992-07-15;Belo Horizonte;Minas Gerais;newsletter;bronze;1\n"
+    "C4;Ana Beatriz Oliveira;ana@example.com;+55 31 99876-5432;1992-07-15;Belo Horizonte;"
+    "Minas Gerais;newsletter;bronze;1\n"
 )
 
 
@@ -34,7 +36,9 @@ def csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "contato
     return path
 
 
-def test_it_imports_good_rows_and_reports_each_bad_one_with_line_field_and_reason(tmp_path: Path) -> None:
+def test_it_imports_good_rows_and_reports_each_bad_one_with_line_field_and_reason(
+    tmp_path: Path,
+) -> None:
     # when a Brazilian export with two bad rows is imported
     result = import_file("contacts", csv(tmp_path, HEADER + ROWS))
     # then the good rows are in, and the bad ones are reported, not half-written
@@ -84,7 +88,9 @@ def test_a_blank_cell_never_erases_and_a_new_value_updates(tmp_path: Path) -> No
 
 def test_it_matches_by_email_when_there_is_no_external_id_and_adopts_the_id(tmp_path: Path) -> None:
     import_file("contacts", csv(tmp_path, "email;nome\nclara@example.com;Clara\n"))
-    result = import_file("contacts", csv(tmp_path, "external_id;email\nC9;CLARA@example.com\n", name="b.csv"))
+    result = import_file(
+        "contacts", csv(tmp_path, "external_id;email\nC9;CLARA@example.com\n", name="b.csv")
+    )
     assert (result.created, result.updated) == (0, 1)
     assert Contact.objects.get().external_id == "C9"
 
@@ -107,17 +113,25 @@ def test_the_same_contact_twice_in_a_file_is_created_once_and_merged(tmp_path: P
 
 
 def test_it_links_the_company_role_and_owner(tmp_path: Path, alice: User) -> None:
-    text = ("email;nome;empresa;papel;cargo;responsavel\n"
-            "dona@padaria.com;Dona Rosa;Padaria Pão Dourado;decisor;Proprietária;alice@example.com\n"
-            "x@y.com;Xis;;;;nobody@example.com\n")
+    text = (
+        "email;nome;empresa;papel;cargo;responsavel\n"
+        "dona@padaria.com;Dona Rosa;Padaria Pão Dourado;decisor;Proprietária;alice@example.com\n"
+        "x@y.com;Xis;;;;nobody@example.com\n"
+    )
     result = import_file("contacts", csv(tmp_path, text))
     assert result.created == 1
     assert result.errors[0].field == "owner"
     role = ContactRole.objects.select_related("contact", "company").get()
-    assert (role.company.name, role.role, role.job_title) == ("Padaria Pão Dourado", "decision_maker", "Proprietária")
+    assert (role.company.name, role.role, role.job_title) == (
+        "Padaria Pão Dourado",
+        "decision_maker",
+        "Proprietária",
+    )
     assert role.contact.owner == alice
     # a second file naming the company differently-cased links to the same company
-    import_file("contacts", csv(tmp_path, "email;empresa\nz@y.com;PADARIA pão dourado\n", name="d.csv"))
+    import_file(
+        "contacts", csv(tmp_path, "email;empresa\nz@y.com;PADARIA pão dourado\n", name="d.csv")
+    )
     assert Company.objects.count() == 1
 
 
@@ -143,24 +157,32 @@ def test_reading_in_a_child_process_gives_the_same_result(tmp_path: Path) -> Non
     assert import_file("contacts", path, parallel=False).unchanged == 3000
 
 
-valid_row = st.fixed_dictionaries({
-    "external_id": st.from_regex(r"\AK[0-9]{1,6}\Z"),
-    "email": st.from_regex(r"\A[a-z]{1,8}[0-9]{0,3}@exemplo\.com\.br\Z"),
-    "nome": st.sampled_from(["Ana Lima", "João Souza", "Zé", "Maria da Silva"]),
-})
-garbage = st.fixed_dictionaries({
-    "external_id": st.text(max_size=12),
-    "email": st.text(max_size=20),
-    "nome": st.text(max_size=30),
-    "telefone": st.text(max_size=15),
-    "data_nascimento": st.text(max_size=12),
-    "uf": st.text(max_size=4),
-})
+valid_row = st.fixed_dictionaries(
+    {
+        "external_id": st.from_regex(r"\AK[0-9]{1,6}\Z"),
+        "email": st.from_regex(r"\A[a-z]{1,8}[0-9]{0,3}@exemplo\.com\.br\Z"),
+        "nome": st.sampled_from(["Ana Lima", "João Souza", "Zé", "Maria da Silva"]),
+    }
+)
+garbage = st.fixed_dictionaries(
+    {
+        "external_id": st.text(max_size=12),
+        "email": st.text(max_size=20),
+        "nome": st.text(max_size=30),
+        "telefone": st.text(max_size=15),
+        "data_nascimento": st.text(max_size=12),
+        "uf": st.text(max_size=4),
+    }
+)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.one_of(valid_row, garbage), max_size=25))
-def test_malformed_rows_never_crash_the_import_and_never_lose_a_good_row(tmp_path: Path, rows: list[dict]) -> None:
+def test_malformed_rows_never_crash_the_import_and_never_lose_a_good_row(
+    tmp_path: Path, rows: list[dict]
+) -> None:
     # given any mix of good rows and garbage
     from regua.customers.ingest import contacts_upsert
 
@@ -175,5 +197,5 @@ def test_malformed_rows_never_crash_the_import_and_never_lose_a_good_row(tmp_pat
             key = row["external_id"]
             if emails_taken.setdefault(row["email"], key) == key:
                 last_by_key[key] = row
-    for key, row in last_by_key.items():
+    for key in last_by_key:
         assert Contact.objects.filter(external_id=key).exists()

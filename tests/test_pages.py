@@ -26,18 +26,29 @@ def test_an_outsider_is_sent_to_sign_in(url: str) -> None:
 
 def test_signing_in_with_e_mail_and_password(alice: User) -> None:
     client = Client()
-    response = client.post("/accounts/login/", {"username": "alice@example.com", "password": "pw-alice-123"})
+    response = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": "pw-alice-123"}
+    )
     assert response.status_code == 302
     assert client.get("/contacts/").status_code == 200
-    assert Client().post("/accounts/login/", {"username": "alice@example.com", "password": "x"}).status_code == 200
+    assert (
+        Client()
+        .post("/accounts/login/", {"username": "alice@example.com", "password": "x"})
+        .status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
     ("language", "words"),
-    [("pt-br", ["Contatos", "Empresas", "Importações", "Buscar"]),
-     ("en", ["Contacts", "Companies", "Imports", "Search"])],
+    [
+        ("pt-br", ["Contatos", "Empresas", "Importações", "Buscar"]),
+        ("en", ["Contacts", "Companies", "Imports", "Search"]),
+    ],
 )
-def test_pages_render_in_portuguese_and_english(client_for, alice: User, make_contact, language: str, words: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_pages_render_in_portuguese_and_english(
+    client_for, alice: User, make_contact, language: str, words: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     contact = make_contact(first_name="Clara", last_name="Souza")
     client = client_for(alice)
     client.post("/i18n/setlang/", {"language": language, "next": "/contacts/"})
@@ -68,13 +79,24 @@ def test_the_list_searches_filters_and_pages(client_for, alice: User, make_conta
     assert by_name.index("Ana") < by_name.index("Bruno")
 
 
-def test_the_dossier_shows_profile_consent_orders_and_one_timeline(client_for, alice: User, make_contact) -> None:  # type: ignore[no-untyped-def]
+def test_the_dossier_shows_profile_consent_orders_and_one_timeline(
+    client_for, alice: User, make_contact
+) -> None:  # type: ignore[no-untyped-def]
     contact = make_contact(first_name="Clara", phone="+5511987654321", city="Natal", state="RN")
     now = timezone.now()
-    Order.objects.create(contact=contact, external_id="P-77", ordered_at=now - timedelta(days=2), total="149.90")
-    Event.objects.create(contact=contact, name="product_viewed", occurred_at=now - timedelta(days=3),
-                         properties={"sku": "PERF-001"}, fingerprint=1)
-    Interaction.objects.create(contact=contact, kind="call", subject="Boas-vindas", occurred_at=now - timedelta(days=1))
+    Order.objects.create(
+        contact=contact, external_id="P-77", ordered_at=now - timedelta(days=2), total="149.90"
+    )
+    Event.objects.create(
+        contact=contact,
+        name="product_viewed",
+        occurred_at=now - timedelta(days=3),
+        properties={"sku": "PERF-001"},
+        fingerprint=1,
+    )
+    Interaction.objects.create(
+        contact=contact, kind="call", subject="Boas-vindas", occurred_at=now - timedelta(days=1)
+    )
     company = Company.objects.create(name="Padaria Pão Dourado")
     ContactRole.objects.create(contact=contact, company=company, role="decision_maker")
     page = client_for(alice).get(f"/contacts/{contact.pk}/").content.decode()
@@ -86,24 +108,37 @@ def test_the_dossier_shows_profile_consent_orders_and_one_timeline(client_for, a
 def test_adding_a_note_puts_it_on_the_timeline(client_for, alice: User, make_contact) -> None:  # type: ignore[no-untyped-def]
     contact = make_contact()
     client = client_for(alice)
-    response = client.post(f"/contacts/{contact.pk}/interactions/",
-                           {"kind": "call", "subject": "Ligação de retorno", "body": "Pediu desconto."},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        f"/contacts/{contact.pk}/interactions/",
+        {"kind": "call", "subject": "Ligação de retorno", "body": "Pediu desconto."},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert "Ligação de retorno" in response.content.decode()
     interaction = Interaction.objects.get()
     assert (interaction.author, interaction.kind, interaction.contact) == (alice, "call", contact)
-    empty = client.post(f"/contacts/{contact.pk}/interactions/", {"kind": "note"}, headers={"HX-Request": "true"})
+    empty = client.post(
+        f"/contacts/{contact.pk}/interactions/", {"kind": "note"}, headers={"HX-Request": "true"}
+    )
     assert empty.status_code == 422
     assert Interaction.objects.count() == 1
 
 
-def test_the_timeline_pages_through_all_sources_in_order(client_for, alice: User, make_contact) -> None:  # type: ignore[no-untyped-def]
+def test_the_timeline_pages_through_all_sources_in_order(
+    client_for, alice: User, make_contact
+) -> None:  # type: ignore[no-untyped-def]
     contact = make_contact()
     base = timezone.now() - timedelta(days=100)
     for i in range(30):
-        Event.objects.create(contact=contact, name="login", occurred_at=base + timedelta(hours=3 * i), fingerprint=i)
-        Interaction.objects.create(contact=contact, kind="note", subject=f"nota {i}", occurred_at=base + timedelta(hours=3 * i + 1))
+        Event.objects.create(
+            contact=contact, name="login", occurred_at=base + timedelta(hours=3 * i), fingerprint=i
+        )
+        Interaction.objects.create(
+            contact=contact,
+            kind="note",
+            subject=f"nota {i}",
+            occurred_at=base + timedelta(hours=3 * i + 1),
+        )
     from regua.customers.selectors import contact_timeline
 
     seen, cursor = [], ""
@@ -115,11 +150,15 @@ def test_the_timeline_pages_through_all_sources_in_order(client_for, alice: User
         cursor = page.next_cursor
     assert len(seen) == 60
     assert [e.at for e in seen] == sorted((e.at for e in seen), reverse=True)
-    more = client_for(alice).get(f"/contacts/{contact.pk}/timeline/?cursor={contact_timeline(contact).next_cursor}")
+    more = client_for(alice).get(
+        f"/contacts/{contact.pk}/timeline/?cursor={contact_timeline(contact).next_cursor}"
+    )
     assert more.status_code == 200 and "nota" in more.content.decode()
 
 
-def test_private_portfolios_hide_other_agents_contacts_everywhere(settings, client_for, alice: User, bob: User, manager: User, make_contact) -> None:  # type: ignore[no-untyped-def]
+def test_private_portfolios_hide_other_agents_contacts_everywhere(
+    settings, client_for, alice: User, bob: User, manager: User, make_contact
+) -> None:  # type: ignore[no-untyped-def]
     settings.PORTFOLIO_VISIBILITY = "own"
     mine = make_contact(owner=alice, email="mine@x.com")
     theirs = make_contact(owner=bob, email="theirs@x.com")
@@ -130,7 +169,12 @@ def test_private_portfolios_hide_other_agents_contacts_everywhere(settings, clie
     assert owner.get(f"/contacts/{mine.pk}/").status_code == 200
     assert owner.get(f"/contacts/{theirs.pk}/").status_code == 404
     assert owner.get(f"/contacts/{theirs.pk}/timeline/").status_code == 404
-    assert owner.post(f"/contacts/{theirs.pk}/interactions/", {"kind": "note", "body": "x"}).status_code == 404
+    assert (
+        owner.post(
+            f"/contacts/{theirs.pk}/interactions/", {"kind": "note", "body": "x"}
+        ).status_code
+        == 404
+    )
     assert teammate.get(f"/contacts/{mine.pk}/").status_code == 404
     # managers see the whole base
     assert client_for(manager).get(f"/contacts/{theirs.pk}/").status_code == 200
@@ -140,7 +184,9 @@ def test_private_portfolios_hide_other_agents_contacts_everywhere(settings, clie
 
 def test_companies_list_and_power_map(client_for, alice: User, make_contact) -> None:  # type: ignore[no-untyped-def]
     company = Company.objects.create(name="Clínica Sorriso", profitability="high")
-    ContactRole.objects.create(contact=make_contact(first_name="Dra. Paula"), company=company, role="decision_maker")
+    ContactRole.objects.create(
+        contact=make_contact(first_name="Dra. Paula"), company=company, role="decision_maker"
+    )
     client = client_for(alice)
     assert "Clínica Sorriso" in client.get("/companies/?q=clin").content.decode()
     page = client.get(f"/companies/{company.pk}/").content.decode()

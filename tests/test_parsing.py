@@ -26,13 +26,24 @@ SP = ZoneInfo("America/Sao_Paulo")
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("1.234,56", "1234.56"), ("1234,56", "1234.56"), ("1,234.56", "1234.56"),
-        ("1234.56", "1234.56"), ("R$ 12,90", "12.90"), ("R$\u00a01.000,00", "1000.00"),
-        ("1.234", "1234"), ("0.125", "0.125"), ("1.234.567", "1234567"), ("1,234,567", "1234567"),
-        ("-5,5", "-5.5"), ("12", "12"), (",5", "0.5"),
+        ("1.234,56", "1234.56"),
+        ("1234,56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("1234.56", "1234.56"),
+        ("R$ 12,90", "12.90"),
+        ("R$\u00a01.000,00", "1000.00"),
+        ("1.234", "1234"),
+        ("0.125", "0.125"),
+        ("1.234.567", "1234567"),
+        ("1,234,567", "1234567"),
+        ("-5,5", "-5.5"),
+        ("12", "12"),
+        (",5", "0.5"),
     ],
 )
-def test_it_reads_amounts_as_brazilian_and_international_files_write_them(text: str, expected: str) -> None:
+def test_it_reads_amounts_as_brazilian_and_international_files_write_them(
+    text: str, expected: str
+) -> None:
     assert parse_decimal(text) == Decimal(expected)
 
 
@@ -68,9 +79,13 @@ def test_amount_parsing_never_crashes_on_garbage(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("31/12/1990", date(1990, 12, 31)), ("1/2/1985", date(1985, 2, 1)),
-     ("31-12-1990", date(1990, 12, 31)), ("1990-12-31", date(1990, 12, 31)),
-     ("1990/12/31", date(1990, 12, 31))],
+    [
+        ("31/12/1990", date(1990, 12, 31)),
+        ("1/2/1985", date(1985, 2, 1)),
+        ("31-12-1990", date(1990, 12, 31)),
+        ("1990-12-31", date(1990, 12, 31)),
+        ("1990/12/31", date(1990, 12, 31)),
+    ],
 )
 def test_it_reads_dates_day_first_or_iso(text: str, expected: date) -> None:
     assert parse_date(text) == expected
@@ -94,10 +109,15 @@ def test_it_reads_datetimes_with_and_without_offsets() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("(11) 98765-4321", "+5511987654321"), ("11987654321", "+5511987654321"),
-     ("+55 11 98765-4321", "+5511987654321"), ("011 98765-4321", "+5511987654321"),
-     ("(21) 2345-6789", "+552123456789"), ("+1 650 253 0000", "+16502530000"),
-     ("0055 21 2345 6789", "+552123456789")],
+    [
+        ("(11) 98765-4321", "+5511987654321"),
+        ("11987654321", "+5511987654321"),
+        ("+55 11 98765-4321", "+5511987654321"),
+        ("011 98765-4321", "+5511987654321"),
+        ("(21) 2345-6789", "+552123456789"),
+        ("+1 650 253 0000", "+16502530000"),
+        ("0055 21 2345 6789", "+552123456789"),
+    ],
 )
 def test_it_normalises_phone_numbers_to_e164(text: str, expected: str) -> None:
     assert normalize_phone(text) == expected
@@ -111,10 +131,14 @@ def test_it_refuses_invalid_phone_numbers(text: str) -> None:
 
 @settings(max_examples=300)
 @given(
-    st.sampled_from(sorted({"11", "21", "31", "41", "51", "61", "71", "81", "92", "99", "55", "68"})),
+    st.sampled_from(
+        sorted({"11", "21", "31", "41", "51", "61", "71", "81", "92", "99", "55", "68"})
+    ),
     st.from_regex(r"\A(9\d{8}|[2-5]\d{7})\Z"),
 )
-def test_the_fast_path_agrees_with_phonenumbers_on_brazilian_numbers(ddd: str, subscriber: str) -> None:
+def test_the_fast_path_agrees_with_phonenumbers_on_brazilian_numbers(
+    ddd: str, subscriber: str
+) -> None:
     number = phonenumbers.parse(ddd + subscriber, "BR")
     expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if phonenumbers.is_valid_number(number):
@@ -129,7 +153,10 @@ def test_it_normalises_valid_e_mails(text: str) -> None:
     assert normalize_email(text) == text.strip().lower()
 
 
-@pytest.mark.parametrize("text", ["joao@@example.com", "a@b", "sem-arroba", "a..b@x.com", "@x.com", "joão@exemplo.com.br"])
+@pytest.mark.parametrize(
+    "text",
+    ["joao@@example.com", "a@b", "sem-arroba", "a..b@x.com", "@x.com", "joão@exemplo.com.br"],
+)
 def test_it_refuses_invalid_e_mails(text: str) -> None:
     with pytest.raises(ValueError):
         normalize_email(text)
