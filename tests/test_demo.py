@@ -1,0 +1,100 @@
+"""`regua demo`: a believable shop, the same for the same seed."""
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db.models import Count, Max, Min
+
+from regua.commerce.models import Order, OrderItem
+from regua.customers.models import Company, Consent, Contact, ContactRole, StageChange
+from regua.events.models import Event
+from regua.users.models import User
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def digest() -> str:
+    rows = [
+        list(
+            Contact.objects.order_by("id").values_list(
+                "email", "first_name", "city", "stage", "birth_date"
+            )
+        ),
+        list(
+            Order.objects.order_by("id").values_list(
+                "external_id", "contact_id", "ordered_at", "total"
+            )
+        ),
+        list(
+            Event.objects.order_by("contact_id", "name", "occurred_at").values_list(
+                "contact_id", "name", "occurred_at", "fingerprint"
+            )
+        ),
+    ]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_is_a_believable_shop_and_the_same_for_a_seed(capsys) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(NOW, tick=False):
+        call_command("demo", contacts=400, months=12, seed=7)
+        first = digest()
+        call_command("demo", contacts=400, months=12, seed=7)  # data there: kept
+        assert digest() == first
+        call_command("demo", contacts=400, months=12, seed=7, reset=True)
+        assert digest() == first
+        call_command("demo", contacts=400, months=12, seed=8, reset=True)
+        assert digest() != first
+    out = capsys.readouterr().out
+    assert "admin@regua.demo" in out and "regua-demo" in out
+    # a team that can sign in, with roles
+    assert User.objects.get(email="admin@regua.demo").check_password("regua-demo")
+    assert User.objects.filter(role="agent").count() >= 3
+    # customers who buy repeatedly, with items, over the window
+    contacts, orders = Contact.objects.count(), Order.objects.count()
+    assert contacts == 400 and orders >= 2.5 * contacts
+    assert OrderItem.objects.count() >= orders
+    span = Order.objects.aggregate(first=Min("ordered_at"), last=Max("ordered_at"))
+    assert (span["last"] - span["first"]).days > 300 and span["last"] <= NOW
+    # a stream of events, every order's purchase in it, nothing in the future
+    assert Event.objects.count() >= 10 * contacts
+    assert Event.objects.filter(name="purchase").count() == orders
+    assert not Event.objects.filter(occurred_at__gt=NOW).exists()
+    assert set(Event.objects.values_list("name", flat=True)) >= {
+        "signup",
+        "login",
+        "product_viewed",
+        "purchase",
+        "upgrade",
+        "cancellation",
+        "complaint",
+    }
+    # lifecycle stages agree with the orders, with their history
+    buyers = set(Order.objects.values_list("contact_id", flat=True))
+    for contact_id, stage in Contact.objects.values_list("id", "stage"):
+        assert (stage in ("customer", "inactive", "churned")) == (contact_id in buyers)
+    assert StageChange.objects.filter(to_stage="customer").count() == len(buyers)
+    # B2B accounts with a power map, consent on record, Brazilian places
+    assert Company.objects.exists() and ContactRole.objects.exists()
+    assert Consent.objects.filter(channel="email", status="granted").count() > contacts / 2
+    assert Contact.objects.filter(state="SP").exists()
+    assert Contact.objects.values("city").annotate(n=Count("id")).count() > 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_has_seasonal_peaks(capsys) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(NOW, tick=False):
+        call_command("demo", contacts=2000, months=12, seed=3)
+    from regua.lib.dates_br import black_friday
+
+    def per_day(first: date, last: date) -> float:
+        orders = Order.objects.filter(ordered_at__date__range=(first, last)).count()
+        return orders / ((last - first).days + 1)
+
+    # Black Friday week sells well above the fortnight before it
+    bf = black_friday(2025)
+    before = per_day(bf - timedelta(days=24), bf - timedelta(days=10))
+    assert per_day(bf - timedelta(days=3), bf + timedelta(days=3)) > 1.8 * before
