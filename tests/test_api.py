@@ -192,3 +192,31 @@ def test_the_openapi_schema_and_docs_are_published(api: Client) -> None:
     paths = schema.json()["paths"]
     assert {"/api/contacts", "/api/contacts/batch", "/api/events", "/api/orders"} <= set(paths)
     assert Client().get("/api/docs").status_code == 200
+
+
+def test_nul_characters_never_fail_a_batch(api: Client) -> None:
+    created = post(api, "/api/contacts", {"email": "nul@x.com", "name": "Ana\u0000 Lima"})
+    assert created.status_code == 201
+    assert created.json()["contact"]["first_name"] == "Ana"
+    refused = post(api, "/api/contacts", {"email": "n2@x.com", "attributes": {"a": "x\u0000"}})
+    assert refused.status_code == 422
+    events = post(
+        api,
+        "/api/events",
+        {
+            "events": [
+                {
+                    "customer_id": "nul@x.com",
+                    "name": "login",
+                    "occurred_at": "2025-01-01T00:00:00Z",
+                },
+                {
+                    "customer_id": "nul@x.com",
+                    "name": "review",
+                    "occurred_at": "2025-01-01T00:00:00Z",
+                    "properties": {"text": "bad\u0000"},
+                },
+            ]
+        },
+    ).json()
+    assert (events["created"], events["skipped"]) == (1, 1)

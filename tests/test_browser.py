@@ -28,8 +28,13 @@ pytestmark = [
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # The live server answers each request in a new thread: persistent connections would
+    # outlive them and keep the test database busy at teardown.
+    database = connections.settings["default"]
+    max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
     # around it are ordinary synchronous ones.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -40,6 +45,21 @@ def browser_page() -> Iterator[object]:
         yield page
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    database["CONN_MAX_AGE"] = max_age
+    _close_server_sessions()
+
+
+def _close_server_sessions() -> None:
+    """End the sessions the live server's request threads left open (PostgreSQL), which
+    would otherwise keep the test database from being dropped."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def test_an_agent_finds_a_customer_and_notes_a_call(

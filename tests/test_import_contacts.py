@@ -187,7 +187,10 @@ def test_malformed_rows_never_crash_the_import_and_never_lose_a_good_row(
     from regua.customers.ingest import contacts_upsert
 
     Contact.objects.all().delete()
-    result = contacts_upsert(list(enumerate(rows, start=2)), source="import")
+    from regua.customers.ingest import field_name
+
+    rows_by_field = [{field_name(k): v for k, v in row.items()} for row in rows]
+    result = contacts_upsert(list(enumerate(rows_by_field, start=2)), source="import")
     # then every row is accounted for and every good row is stored
     assert result.created + result.updated + result.unchanged + result.skipped == len(rows)
     last_by_key: dict[str, dict] = {}

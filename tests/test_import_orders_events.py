@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from regua.commerce.ingest import orders_upsert
 from regua.commerce.models import Order, OrderItem, Product
 from regua.customers.models import Company, Contact, StageChange
+from regua.events.ingest import events_append
 from regua.events.models import Event
 from regua.imports.runner import import_file
 
@@ -193,3 +197,48 @@ def test_the_import_command_exits_non_zero_when_the_file_cannot_be_read(tmp_path
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1
     assert "no such file" in done.stderr
+
+
+cell = st.one_of(st.text(max_size=25), st.sampled_from(["", "C1", "2025-01-01", "10,50", "{}"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "customer_id": cell,
+                "name": cell,
+                "occurred_at": cell,
+                "properties": cell,
+                "id": cell,
+            }
+        ),
+        max_size=20,
+    )
+)
+def test_malformed_events_never_crash_and_every_row_is_accounted_for(rows: list[dict]) -> None:
+    result = events_append(list(enumerate(rows)), source="api")
+    assert result.created + result.unchanged + result.skipped == len(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "customer_id": cell,
+                "ordered_at": cell,
+                "total": cell,
+                "items": cell,
+                "status": cell,
+                "order_id": cell,
+                "discount": cell,
+            }
+        ),
+        max_size=20,
+    )
+)
+def test_malformed_orders_never_crash_and_every_row_is_accounted_for(rows: list[dict]) -> None:
+    result = orders_upsert(list(enumerate(rows)), source="api")
+    assert result.created + result.updated + result.unchanged + result.skipped == len(rows)

@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, CleanBatch, column_key
+from regua.core.ingest import BatchResult, CleanBatch, column_key, given_values
 from regua.customers.ingest import contacts_resolve
 from regua.customers.models import Contact, Stage, StageChange
 from regua.lib.bulk import insert_many, update_many
-from regua.lib.parsing import is_blank, parse_datetime, parse_decimal
+from regua.lib.parsing import parse_datetime, parse_decimal
 from regua.lib.text import fold
 
 from .models import Order, OrderItem, OrderStatus, Product
@@ -130,7 +130,7 @@ def _fingerprint(customer: str, values: dict[str, Any], items: list[Any] | None)
 def clean_order(
     data: Mapping[str, Any], tz: tzinfo
 ) -> tuple[OrderInput | None, list[tuple[str, str]]]:
-    raw = {key: value for key, value in data.items() if not is_blank(value)}
+    raw = given_values(data)
     errors: list[tuple[str, str]] = []
     values: dict[str, Any] = {}  # only what the row gives: an update changes only that
     for name, parse in (

@@ -5,8 +5,10 @@ reported with its line (CSV) or index (API), the field and the reason, and skipp
 the good rows of the same batch are kept.
 """
 
+import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,3 +98,24 @@ class CleanBatch:
     items: list[tuple[int, Any]] = field(default_factory=list)
     result: BatchResult = field(default_factory=BatchResult)
     position: int = 0  # bytes of the file read when the chunk was cut, for progress
+
+
+def given_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's non-blank values. NUL characters are dropped: no real value has one, and
+    PostgreSQL cannot store them (a stray one would otherwise fail the whole batch)."""
+    given = {}
+    for key, value in data.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                value = value.replace("\x00", "")
+            if not value or value.isspace():
+                continue
+        elif value is None:
+            continue
+        given[key] = value
+    return given
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON-able value holds a NUL character anywhere (PostgreSQL refuses them)."""
+    return "\\u0000" in json.dumps(value, default=str)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, CleanBatch, column_key
+from regua.core.ingest import BatchResult, CleanBatch, column_key, given_values
 from regua.customers.ingest import contacts_resolve
 from regua.lib.bulk import db_datetime_adapter, insert_many
 from regua.lib.parsing import parse_datetime, parse_json_object
@@ -63,6 +63,8 @@ def fingerprint(event_id: str | None, properties: dict[str, Any]) -> tuple[int, 
         )
         if len(encoded) > MAX_PROPERTIES_BYTES:
             raise ValueError(_("larger than %(limit)d bytes") % {"limit": MAX_PROPERTIES_BYTES})
+        if "\\u0000" in encoded or "\x00" in encoded:
+            raise ValueError(_("a value holds a NUL character"))
     if not event_id and not properties:
         return _EMPTY, encoded
     basis = f"id:{event_id}" if event_id else encoded
@@ -91,11 +93,7 @@ def clean_event(
 
     `latest` is the latest acceptable time: a little after now, for clock skew.
     """
-    raw = {
-        key: value
-        for key, value in data.items()
-        if value is not None and value != "" and not (isinstance(value, str) and value.isspace())
-    }
+    raw = given_values(data)
     errors = [(name, _("this field is required")) for name in REQUIRED if name not in raw]
     if errors:
         return None, errors

@@ -14,7 +14,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from regua.core.ingest import column_key
+from regua.core.ingest import column_key, given_values, has_nul
 from regua.lib.brazil import state_code, state_time_zone
 from regua.lib.parsing import (
     normalize_email,
@@ -235,11 +235,7 @@ FIELD_CLEANERS: dict[str, Callable[[Any], Any]] = {
 
 def clean_contact(data: Mapping[str, Any]) -> tuple[ContactInput, list[tuple[str, str]]]:
     """Clean one contact keyed by field names (see field_name); returns it and its errors."""
-    raw = {
-        key: value
-        for key, value in data.items()
-        if value is not None and value != "" and not (isinstance(value, str) and value.isspace())
-    }
+    raw = given_values(data)
     item = ContactInput()
     errors: list[tuple[str, str]] = []
     if "name" in raw and "first_name" not in raw:
@@ -306,7 +302,9 @@ def _clean_relations(
 
 def _clean_extras(raw: dict[str, Any], item: ContactInput, errors: list[tuple[str, str]]) -> None:
     attributes = raw.get("attributes")
-    if isinstance(attributes, dict):
+    if isinstance(attributes, dict) and has_nul(attributes):
+        errors.append(("attributes", _("a value holds a NUL character")))
+    elif isinstance(attributes, dict):
         item.attributes.update({column_key(str(k)) or str(k): v for k, v in attributes.items()})
     elif attributes is not None:
         errors.append(("attributes", _("expected an object of custom attributes")))

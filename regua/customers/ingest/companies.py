@@ -13,9 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.core.ingest import BatchResult, CleanBatch, Status, column_key
+from regua.core.ingest import BatchResult, CleanBatch, Status, column_key, given_values
 from regua.lib.brazil import cnpj_is_valid, state_code
-from regua.lib.parsing import is_blank, normalize_email, normalize_phone
+from regua.lib.parsing import normalize_email, normalize_phone
 from regua.lib.text import fold, search_key
 from regua.users.models import User
 
@@ -116,8 +116,8 @@ def clean_company(
     values: dict[str, Any] = {}
     attributes: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
-    for name, value in data.items():
-        if is_blank(value) or not name:
+    for name, value in given_values(data).items():
+        if not name:
             continue
         if name not in KNOWN:
             attributes[name] = value.strip() if isinstance(value, str) else value

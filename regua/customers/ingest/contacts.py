@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -156,15 +156,16 @@ def contacts_write(
     try:
         with transaction.atomic():
             _write_batch(items, result, source=source, changed_by=changed_by)
-    except IntegrityError:
-        # Another writer took one of our keys between our read and our write. Redo the
-        # batch one row at a time so that only the rows that really conflict are refused.
+    except (IntegrityError, DataError):
+        # Another writer took one of our keys between our read and our write, or the
+        # database refused a value. Redo the batch one row at a time so that only the rows
+        # that really fail are refused.
         for line, item in items:
             single = BatchResult()
             try:
                 with transaction.atomic():
                     _write_batch([(line, item)], single, source=source, changed_by=changed_by)
-            except IntegrityError as exc:
+            except (IntegrityError, DataError) as exc:
                 single = BatchResult()
                 single.fail(line, [("", _("could not be saved: %(error)s") % {"error": exc})])
             result.merge(single)
