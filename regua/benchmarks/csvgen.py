@@ -62,7 +62,7 @@ EVENTS = [
 ]
 
 
-def contacts_csv(path: Path, rows: int, seed: int = 1) -> Path:
+def contacts_csv(path: Path, rows: int, seed: int = 1, offset: int = 0) -> Path:
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";")
@@ -116,5 +116,6 @@ def events_csv(path: Path, rows: int, contacts: int, seed: int = 2) -> Path:
                 else ""
             )
             at = start + timedelta(seconds=rng.randint(0, 300 * 86400))
-            writer.writerow([f"C{rng.randrange(contacts):08d}", name, at.isoformat(), props])
+            customer = f"C{rng.randint(1, contacts):07d}"  # the demo's external ids
+            writer.writerow([customer, name, at.isoformat(), props])
     return path

@@ -20,7 +20,7 @@ from regua.core.ingest import CleanBatch
 
 from .ingest import contacts_clean, contacts_write
 from .models import Contact
-from .selectors import ContactFilters, contacts_filter, contacts_page, contacts_visible_to
+from .selectors import ContactFilters, contacts_search_page, contacts_visible_to
 
 router = Router(tags=["contacts"])
 
@@ -180,19 +180,18 @@ def contact_upsert_batch(request: HttpRequest, payload: ContactBatchIn) -> Any:
 def contact_list(request: HttpRequest, query: Query[ContactQuery]) -> Any:
     """Contacts newest first, filtered; follow next_cursor for the next page."""
     contacts = contacts_visible_to(api_user(request))
-    contacts = contacts_filter(
-        contacts,
-        ContactFilters(
-            q=query.q, stage=query.stage, owner=query.owner, tag=query.tag, city=query.city
-        ),
-    )
     if query.external_id:
         contacts = contacts.filter(external_id=query.external_id)
     if query.email:
         contacts = contacts.filter(email=query.email.strip().lower())
     if query.updated_since:
         contacts = contacts.filter(updated_at__gte=query.updated_since)
-    page = contacts_page(_with_relations(contacts), cursor=query.cursor, size=query.limit)
+    filters = ContactFilters(
+        q=query.q, stage=query.stage, owner=query.owner, tag=query.tag, city=query.city
+    )
+    page = contacts_search_page(
+        _with_relations(contacts), filters, cursor=query.cursor, size=query.limit, count=False
+    )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

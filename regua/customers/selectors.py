@@ -19,7 +19,7 @@ from regua.events.models import Event
 from regua.users.models import User
 
 from .models import Company, Consent, Contact, ContactRole, Interaction, Tag
-from .search import contact_search
+from .search import Window, contact_search
 
 
 def contacts_visible_to(user: User) -> QuerySet[Contact]:
@@ -47,7 +47,7 @@ class ContactFilters:
 
 
 def contacts_filter(contacts: QuerySet[Contact], filters: ContactFilters) -> QuerySet[Contact]:
-    contacts = contact_search(contacts, filters.q)
+    """The filters other than the search text (see contacts_search_page for that)."""
     if filters.stage:
         contacts = contacts.filter(stage=filters.stage)
     if filters.owner:
@@ -82,6 +82,40 @@ class Page:
     count_label: str = ""
 
 
+def contacts_search_page(
+    contacts: QuerySet[Contact],
+    filters: ContactFilters,
+    *,
+    cursor: str = "",
+    size: int = 50,
+    count: bool = True,
+) -> Page:
+    """A page of the contacts that match the filters and the search text, and how many.
+
+    The plain case (a search, no other filter, newest first) asks each branch of the
+    search for just one page below the cursor; with other filters the search must find
+    every match first, then filter.
+    """
+    contacts = contacts_filter(contacts, filters)
+    narrowed = contacts.query.has_filters()
+    before = None
+    if filters.sort != "name" and cursor and (after := decode_cursor(cursor, 1)):
+        before = int(after[0]) if after[0].isdigit() else None
+    windowed = bool(filters.q) and filters.sort != "name" and not narrowed
+    page_window = Window(before, size + 1) if windowed else Window()
+    page = contacts_page(
+        contact_search(contacts, filters.q, page_window),
+        sort=filters.sort,
+        cursor=cursor,
+        size=size,
+    )
+    if count:
+        cap = 1000
+        count_window = Window(None, cap + 1) if windowed else Window()
+        page.count_label = count_capped(contact_search(contacts, filters.q, count_window), cap)
+    return page
+
+
 def contacts_page(
     contacts: QuerySet[Contact], *, sort: str = "recent", cursor: str = "", size: int = 50
 ) -> Page:
@@ -89,9 +123,10 @@ def contacts_page(
     if sort == "name":
         contacts = contacts.order_by("search_name", "id")
         if cursor and (after := decode_cursor(cursor, 2)) and after[1].isdigit():
-            name, last_id = after[0], int(after[1])
-            contacts = contacts.filter(
-                Q(search_name__gt=name) | Q(search_name=name, id__gt=last_id)
+            # A row comparison: both backends seek the (search_name, id) index with it.
+            contacts = contacts.extra(
+                where=["(search_name, customers_contact.id) > (%s, %s)"],
+                params=[after[0], int(after[1])],
             )
     else:
         contacts = contacts.order_by("-id")

@@ -17,10 +17,8 @@ from .selectors import (
     companies_visible_to,
     contact_dossier,
     contact_timeline,
-    contacts_filter,
-    contacts_page,
+    contacts_search_page,
     contacts_visible_to,
-    count_capped,
 )
 from .services import interaction_log
 
@@ -41,9 +39,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         city=data.get("city", ""),
         sort=data.get("sort") or "recent",
     )
-    contacts = contacts_filter(contacts_visible_to(request.user), filters)  # type: ignore[arg-type]
-    page = contacts_page(contacts, sort=filters.sort, cursor=request.GET.get("cursor", ""))
-    page.count_label = count_capped(contacts)
+    contacts = contacts_visible_to(request.user)  # type: ignore[arg-type]
+    page = contacts_search_page(contacts, filters, cursor=request.GET.get("cursor", ""))
     context = {
         "form": form,
         "page": page,

@@ -1,0 +1,107 @@
+"""regua bench: generate data, measure issue 2's figures, print them with their targets.
+
+It replaces the customer base of the configured database (demo data), so point it at a
+scratch database: `make bench` runs it on a SQLite file under var/bench/ and on a
+throwaway PostgreSQL cluster. Figures go in docs/benchmarks.md; CI never runs this.
+"""
+
+import json
+import time
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from regua.commerce.models import Order
+from regua.customers.models import Contact
+from regua.events.models import Event
+
+from ... import measure
+
+
+class Command(BaseCommand):
+    help = "Measure the foundation's figures (pages, imports, API ingest) on generated data."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--contacts", type=int, default=1_000_000)
+        parser.add_argument("--months", type=int, default=12)
+        parser.add_argument("--reset", action="store_true", help="Replace the data (required).")
+        parser.add_argument(
+            "--keep-data",
+            action="store_true",
+            help="Measure on the data already there instead of generating it.",
+        )
+        parser.add_argument("--runs", type=int, default=20)
+        parser.add_argument("--import-contacts", type=int, default=200_000)
+        parser.add_argument("--import-events", type=int, default=1_000_000)
+        parser.add_argument("--api-batches", type=int, default=100)
+        parser.add_argument("--only", choices=["demo", "pages", "imports", "api"], action="append")
+        parser.add_argument("--json", help="Also write the figures to this file.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        only = set(options["only"] or ["demo", "pages", "imports", "api"])
+        report: dict[str, Any] = {"machine": measure.machine()}
+        if "demo" in only and not options["keep_data"]:
+            if not options["reset"]:
+                raise CommandError(
+                    "bench replaces the data: run it on a scratch database with --reset"
+                )
+            started = time.perf_counter()
+            call_command("demo", contacts=options["contacts"], months=options["months"], reset=True)
+            seconds = time.perf_counter() - started
+            report["demo"] = {
+                "seconds": seconds,
+                "contacts": Contact.objects.count(),
+                "orders": Order.objects.count(),
+                "events": Event.objects.count(),
+            }
+            self._line(
+                "demo load",
+                f"{seconds:.0f} s",
+                measure.TARGETS["demo_1m_seconds"] / seconds
+                if options["contacts"] >= 1_000_000
+                else None,
+            )
+        known = Contact.objects.filter(external_id__startswith="C").count()
+        report["data"] = {
+            "contacts": Contact.objects.count(),
+            "orders": Order.objects.count(),
+            "events": Event.objects.count(),
+        }
+        if "pages" in only:
+            report["pages"] = measure.pages(options["runs"])
+            for name, figures in report["pages"].items():
+                self._line(
+                    name,
+                    f"median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms",
+                    measure.TARGETS["page_median_ms"] / figures["median_ms"],
+                )
+        if "imports" in only:
+            report["imports"] = measure.imports(
+                options["import_contacts"], options["import_events"], known
+            )
+            for kind in ("contacts", "events"):
+                rate = report["imports"][kind]["rows_per_s"]
+                self._line(
+                    f"CSV import of {kind}",
+                    f"{rate:,.0f} rows/s",
+                    rate / measure.TARGETS[f"import_{kind}_rows_per_s"],
+                )
+        if "api" in only:
+            report["api"] = measure.api_ingest(options["api_batches"], known)
+            rate = report["api"]["events_per_s"]
+            self._line(
+                "API event ingest (batches of 1,000)",
+                f"{rate:,.0f} events/s",
+                rate / measure.TARGETS["api_events_per_s"],
+            )
+        text = json.dumps(report, indent=2, default=str)
+        self.stdout.write(text)
+        if options["json"]:
+            with open(options["json"], "w") as handle:
+                handle.write(text)
+
+    def _line(self, name: str, figure: str, ratio: float | None) -> None:
+        ratio_text = f"  ×{ratio:.2f} of target" if ratio else ""
+        self.stdout.write(f"{name:<40} {figure}{ratio_text}")
+        self.stdout.flush()
