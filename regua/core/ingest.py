@@ -106,10 +106,12 @@ def given_values(data: Mapping[str, Any]) -> dict[str, Any]:
     given = {}
     for key, value in data.items():
         if isinstance(value, str):
-            if "\x00" in value:
-                value = value.replace("\x00", "")
             if not value or value.isspace():
                 continue
+            if "\x00" in value:
+                value = value.replace("\x00", "")
+                if not value.strip():
+                    continue
         elif value is None:
             continue
         given[key] = value

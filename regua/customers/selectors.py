@@ -109,9 +109,12 @@ def contacts_search_page(
         cursor=cursor,
         size=size,
     )
-    if count:
-        cap = 1000
-        count_window = Window(None, cap + 1) if windowed else Window()
+    if count and not page.next_cursor and not cursor:
+        page.count_label = f"{len(page.items):,}"  # it all fits on this page: no query
+    elif count:
+        # How many, up to a cap: more is "1,000+" (a search: "200+", each branch counts).
+        cap = 200 if windowed else 1000
+        count_window = Window(None, cap + 1, ordered=False) if windowed else Window()
         page.count_label = count_capped(contact_search(contacts, filters.q, count_window), cap)
     return page
 

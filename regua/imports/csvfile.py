@@ -137,5 +137,5 @@ class CsvFile:
                     # The csv module cannot resume after a malformed record.
                     raise CsvRecordError(start, str(exc)) from None
                 line, start = start, reader.line_num + 1
-                if any(value.strip() for value in values):
+                if "".join(values).strip():  # skips blank lines, and lines of empty cells
                     yield line, values
