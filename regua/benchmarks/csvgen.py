@@ -86,9 +86,9 @@ def contacts_csv(path: Path, rows: int, seed: int = 1, offset: int = 0) -> Path:
             city, uf, ddd = rng.choice(CITIES)
             writer.writerow(
                 [
-                    f"C{i:08d}",
+                    f"N{offset + i:08d}",
                     f"{first} {last} {rng.choice(LAST)}",
-                    f"cliente{i}@exemplo.com.br",
+                    f"cliente{offset + i}@exemplo.com.br",
                     f"({ddd}) 9{rng.randint(6000, 9999)}-{rng.randint(0, 9999):04d}",
                     f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1950, 2006)}",
                     city,
@@ -103,19 +103,18 @@ def contacts_csv(path: Path, rows: int, seed: int = 1, offset: int = 0) -> Path:
 
 
 def events_csv(path: Path, rows: int, contacts: int, seed: int = 2) -> Path:
+    """An event stream export of the last 30 days, in time order as tracking writes it."""
     rng = random.Random(seed)
-    start = datetime(2025, 1, 1, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(days=30)
+    step = 30 * 86400 / rows
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["customer_id", "name", "occurred_at", "properties"])
-        for _ in range(rows):
+        for i in range(rows):
             name = rng.choice(EVENTS)
-            props = (
-                json.dumps({"sku": f"SKU-{rng.randint(1, 500)}"})
-                if name == "product_viewed"
-                else ""
-            )
-            at = start + timedelta(seconds=rng.randint(0, 300 * 86400))
+            sku = f"SKU-{rng.randint(1, 500)}"
+            props = json.dumps({"sku": sku}) if name == "product_viewed" else ""
+            at = start + timedelta(seconds=(i + rng.random()) * step)
             customer = f"C{rng.randint(1, contacts):07d}"  # the demo's external ids
-            writer.writerow([customer, name, at.isoformat(), props])
+            writer.writerow([customer, name, at.isoformat(timespec="seconds"), props])
     return path

@@ -116,12 +116,16 @@ def _name_cursor(sample: dict[str, Any]) -> str:
 def imports(contacts_rows: int, events_rows: int, known_contacts: int) -> dict[str, Any]:
     """CSV import rates on generated Brazilian exports (new contacts; events of known ones)."""
     with tempfile.TemporaryDirectory() as folder:
-        people = contacts_csv(Path(folder) / "contatos.csv", contacts_rows, offset=10_000_000)
+        # New people each run: external ids above any the base already holds.
+        offset = 10_000_000 + Contact.objects.count()
+        people = contacts_csv(Path(folder) / "contatos.csv", contacts_rows, offset=offset)
         started = time.perf_counter()
         result = import_file("contacts", people)
         contacts_seconds = time.perf_counter() - started
         assert result.created == contacts_rows, result.summary()
-        stream = events_csv(Path(folder) / "eventos.csv", events_rows, known_contacts)
+        stream = events_csv(
+            Path(folder) / "eventos.csv", events_rows, known_contacts, seed=int(time.time())
+        )
         started = time.perf_counter()
         result = import_file("events", stream)
         events_seconds = time.perf_counter() - started

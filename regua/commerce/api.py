@@ -5,7 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Router
+from pydantic import BaseModel, Field
 
 from regua.core.api import MAX_BATCH, BatchOut, batch_out, require_writer
 
@@ -14,13 +15,13 @@ from .ingest import orders_upsert
 router = Router(tags=["orders"])
 
 
-class ItemIn(Schema):
+class ItemIn(BaseModel):
     sku: str
     quantity: int = Field(1, ge=1)
     unit_price: Decimal | str = Field(..., description="In reais")
 
 
-class OrderIn(Schema):
+class OrderIn(BaseModel):
     """An order, matched by order_id: sending it again updates its status or total."""
 
     order_id: str | None = Field(None, description="The shop's order number")
@@ -34,7 +35,7 @@ class OrderIn(Schema):
     items: list[ItemIn] | None = None
 
 
-class OrderBatchIn(Schema):
+class OrderBatchIn(BaseModel):
     orders: list[OrderIn] = Field(..., min_length=1, max_length=MAX_BATCH)
     create_contacts: bool = True
 
@@ -43,11 +44,6 @@ class OrderBatchIn(Schema):
 def order_upsert_batch(request: HttpRequest, payload: OrderBatchIn) -> Any:
     """Create or update up to 1,000 orders."""
     require_writer(request)
-    rows = []
-    for index, order in enumerate(payload.orders):
-        data = order.dict(exclude_none=True)
-        if order.items is not None:
-            data["items"] = [item.dict() for item in order.items]
-        rows.append((index, data))
+    rows = list(enumerate(payload.model_dump(exclude_none=True)["orders"]))
     result = orders_upsert(rows, source="api", create_contacts=payload.create_contacts)
     return batch_out(result)

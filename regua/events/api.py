@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Router
+from pydantic import BaseModel, Field
 
 from regua.core.api import MAX_BATCH, BatchOut, batch_out, require_writer
 
@@ -13,7 +14,7 @@ from .ingest import events_append
 router = Router(tags=["events"])
 
 
-class EventIn(Schema):
+class EventIn(BaseModel):
     """Something a customer did. Send an `id` to make retries safe: the same event sent
     twice is stored once (without one, the same customer, name, time and properties)."""
 
@@ -26,7 +27,9 @@ class EventIn(Schema):
     id: str | None = Field(None, description="Your id of the event, for idempotency")
 
 
-class EventBatchIn(Schema):
+class EventBatchIn(BaseModel):
+    # Plain pydantic models: ninja's Schema adds a per-item validator the ingest path
+    # does not need (it reads Django objects), a fifth of a batch's time.
     events: list[EventIn] = Field(..., min_length=1, max_length=MAX_BATCH)
     create_contacts: bool = Field(True, description="Create the contacts not known yet")
 
@@ -35,6 +38,6 @@ class EventBatchIn(Schema):
 def event_append_batch(request: HttpRequest, payload: EventBatchIn) -> Any:
     """Append up to 1,000 events; `unchanged` counts events already stored."""
     require_writer(request)
-    rows = [(index, event.dict(exclude_none=True)) for index, event in enumerate(payload.events)]
+    rows = list(enumerate(payload.model_dump(exclude_none=True)["events"]))
     result = events_append(rows, source="api", create_contacts=payload.create_contacts)
     return batch_out(result)
