@@ -7,23 +7,13 @@ full-text index. regua.customers.search queries them.
 
 from django.db import migrations
 
+from regua.customers.fts import TRIGGERS
+
 SQLITE_FORWARD = [
     "CREATE VIRTUAL TABLE customers_contact_fts USING fts5("
     " search_name, content='customers_contact', content_rowid='id',"
     " tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
-    "CREATE TRIGGER customers_contact_fts_ai AFTER INSERT ON customers_contact BEGIN"
-    " INSERT INTO customers_contact_fts(rowid, search_name) VALUES (new.id, new.search_name);"
-    " END",
-    "CREATE TRIGGER customers_contact_fts_ad AFTER DELETE ON customers_contact BEGIN"
-    " INSERT INTO customers_contact_fts(customers_contact_fts, rowid, search_name)"
-    " VALUES ('delete', old.id, old.search_name);"
-    " END",
-    "CREATE TRIGGER customers_contact_fts_au AFTER UPDATE OF search_name ON customers_contact"
-    " BEGIN"
-    " INSERT INTO customers_contact_fts(customers_contact_fts, rowid, search_name)"
-    " VALUES ('delete', old.id, old.search_name);"
-    " INSERT INTO customers_contact_fts(rowid, search_name) VALUES (new.id, new.search_name);"
-    " END",
+    *TRIGGERS,
     "INSERT INTO customers_contact_fts(customers_contact_fts) VALUES ('rebuild')",
 ]
 SQLITE_BACKWARD = [

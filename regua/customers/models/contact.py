@@ -58,20 +58,20 @@ class Tag(TimeStamped):
 class Contact(TimeStamped):
     """A person the business has a relationship with: lead, prospect or customer."""
 
-    external_id = models.CharField(
+    # NULL when absent (not ""): the unique constraints hold only among given values.
+    external_id = models.CharField(  # noqa: DJ001
         _("external id"),
         max_length=100,
-        unique=True,
         null=True,
         blank=True,
         help_text=_("The id of this person in the shop or system that sends the data."),
     )
-    email = models.EmailField(_("e-mail"), max_length=254, unique=True, null=True, blank=True)
+    email = models.EmailField(_("e-mail"), max_length=254, null=True, blank=True)  # noqa: DJ001
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     # Folded full name ('joao da silva'), the key of name search and of the A–Z ordering.
     search_name = models.CharField(max_length=255, editable=False, default="")
-    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
@@ -104,11 +104,27 @@ class Contact(TimeStamped):
         ordering = ["-id"]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        # Each list filter has an index ending in id, so "newest first" pages walk it.
+        # Uniqueness by constraints rather than unique=True, so that PostgreSQL gets one
+        # index per column, not a second "_like" one: the e-mail index uses the pattern
+        # operator class itself, serving both uniqueness and the prefix search. Every
+        # index costs each insert; the list filters that need one end in id, so "newest
+        # first" walks it (the lifecycle stage has five values and needs none).
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="contact_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["email"], name="contact_email_unique", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
         indexes = [
             models.Index(fields=["search_name", "id"], name="contact_name_idx"),
-            models.Index(fields=["owner", "id"], name="contact_owner_idx"),
-            models.Index(fields=["stage", "id"], name="contact_stage_idx"),
+            models.Index(
+                fields=["phone"], name="contact_phone_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["owner", "id"],
+                name="contact_owner_idx",
+                condition=models.Q(owner__isnull=False),
+            ),
             models.Index(fields=["city", "id"], name="contact_city_idx"),
         ]
 
