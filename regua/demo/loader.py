@@ -82,6 +82,10 @@ class Loader:
                     cursor.execute(f'DROP TRIGGER "{name}"')
                 self.saved_triggers = [sql for _name, sql in triggers]
             else:
+                # Commits need not wait for the WAL to reach the disk: it is written while
+                # the next block is simulated. A crash loses the last blocks, nothing more.
+                cursor.execute("SET synchronous_commit = off")
+                cursor.execute("SET maintenance_work_mem = '512MB'")
                 cursor.execute(
                     "SELECT indexname, indexdef FROM pg_indexes "
                     "WHERE schemaname = current_schema() AND tablename = ANY(%s) "
@@ -123,9 +127,8 @@ class Loader:
                 )
                 cursor.execute("PRAGMA wal_autocheckpoint = 1000")
                 cursor.execute("PRAGMA synchronous = NORMAL")
-                cursor.execute(
-                    "PRAGMA analysis_limit = 1000"
-                )  # sampled statistics: seconds, not minutes
+                # Sampled statistics: seconds, not minutes, on a big base.
+                cursor.execute("PRAGMA analysis_limit = 1000")
                 cursor.execute("ANALYZE")
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             else:
@@ -135,3 +138,5 @@ class Loader:
                         f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
                     )
                 cursor.execute("ANALYZE")
+                cursor.execute("RESET synchronous_commit")
+                cursor.execute("RESET maintenance_work_mem")

@@ -5,13 +5,10 @@ in its own transaction: an interrupted import keeps the chunks it finished, and 
 it again adds nothing twice (every kind upserts by a unique key).
 
 On a large file the reading and cleaning run in a forked child process while this one
-writes: cleaning needs no database, and the two halves take about the same time, so the
-second core nearly doubles the rate.
+writes (regua.lib.pipeline): cleaning needs no database.
 """
 
 import gc
-import multiprocessing
-import queue
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from regua.core.ingest import BatchResult, CleanBatch
 from regua.customers import ingest as contacts
 from regua.events import ingest as events
 from regua.lib.bulk import bulk_load
+from regua.lib.pipeline import can_fork, in_child
 
 from .csvfile import CsvFile, CsvRecordError, ImportFileError
 
@@ -114,7 +112,7 @@ def import_file(
     plan = _Reading(kind_name, csv_file, fields, tz or timezone.get_default_timezone(), chunk_size)
     if parallel is None:
         parallel = csv_file.size >= PARALLEL_MIN_BYTES
-    parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
+    parallel = parallel and can_fork()
     total = BatchResult()
     with relaxed_gc(), bulk_load():
         for batch in plan.in_child() if parallel else plan.batches():
@@ -167,37 +165,7 @@ class _Reading:
 
     def in_child(self) -> Iterator[CleanBatch]:
         """batches(), produced by a forked child process while the caller writes."""
-        context = multiprocessing.get_context("fork")
-        channel: Any = context.Queue(maxsize=4)
-        child = context.Process(target=self._produce, args=(channel,), daemon=True)
-        child.start()
-        try:
-            while True:
-                try:
-                    kind, payload = channel.get(timeout=1)
-                except queue.Empty:
-                    if not child.is_alive():
-                        raise RuntimeError("the import's reading process stopped") from None
-                    continue
-                if kind == "done":
-                    return
-                if kind == "error":
-                    raise RuntimeError(payload)
-                yield payload
-        finally:
-            if child.is_alive():
-                child.terminate()
-            child.join()
-
-    def _produce(self, channel: Any) -> None:
-        # Runs in the child: it reads and cleans only, and never touches the database
-        # connection it inherited.
-        try:
-            for batch in self.batches():
-                channel.put(("batch", batch))
-            channel.put(("done", None))
-        except BaseException as exc:
-            channel.put(("error", f"{type(exc).__name__}: {exc}"))
+        return in_child(self.batches)
 
 
 @contextmanager

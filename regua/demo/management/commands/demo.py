@@ -7,6 +7,7 @@ last M months. The same seed gives the same data.
 
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -17,10 +18,11 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from regua.customers.models import Contact
+from regua.lib.pipeline import can_fork, in_child
 
 from ...loader import Loader
 from ...setup import shop_create
-from ...simulate import simulate_block
+from ...simulate import Block, simulate_block
 
 BLOCK = 20_000
 # fmt: off
@@ -81,9 +83,15 @@ class Command(BaseCommand):
             total=contacts, unit="contacts", disable=not sys.stderr.isatty(), file=sys.stderr
         )
         now_text = now.strftime("%Y-%m-%d %H:%M:%S")
-        for index, first in enumerate(range(1, contacts + 1, BLOCK)):
-            size = min(BLOCK, contacts + 1 - first)
-            block = simulate_block(shop, index, first, size, ids)
+
+        def blocks() -> Iterator[tuple[int, Block]]:
+            for index, first in enumerate(range(1, contacts + 1, BLOCK)):
+                size = min(BLOCK, contacts + 1 - first)
+                yield size, simulate_block(shop, index, first, size, ids)
+
+        # The next block is simulated in a child process while this one is written.
+        produced = in_child(blocks, ahead=2) if contacts > BLOCK and can_fork() else blocks()
+        for size, block in produced:
             tags = [(cid, tag_ids[key], now_text) for cid, key in block.tags]
             with transaction.atomic():
                 for table, rows in (
