@@ -37,7 +37,18 @@ class Window:
     ordered: bool = True
 
 
-Branch = tuple[str, list[object]]
+@dataclass(frozen=True)
+class Branch:
+    """One reading of the search text: a query of contact ids, and how to order them.
+
+    `key` names the id in ORDER BY; a prefix branch orders by "id + 0" so that neither
+    planner walks the primary key backwards filtering row by row (fast for a common
+    prefix, a full scan for a rare one) instead of reading the prefix's index range.
+    """
+
+    sql: str
+    params: list[object]
+    key: str = "id"
 
 
 def prefix_q(field: str, prefix: str) -> Q:
@@ -55,34 +66,33 @@ def prefix_q(field: str, prefix: str) -> Q:
 def _prefix_branch(column: str, prefix: str) -> Branch:
     if connection.vendor == "sqlite":
         sql = f"SELECT id FROM customers_contact WHERE {column} >= %s AND {column} < %s"
-        return sql, [prefix, prefix + "\U0010ffff"]
+        return Branch(sql, [prefix, prefix + "\U0010ffff"], "id + 0")
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"SELECT id FROM customers_contact WHERE {column} LIKE %s", [escaped + "%"]
+    sql = f"SELECT id FROM customers_contact WHERE {column} LIKE %s"
+    return Branch(sql, [escaped + "%"], "id + 0")
 
 
 def _name_branch(words: list[str]) -> Branch:
     if connection.vendor == "sqlite":
         match = " AND ".join(f'"{word}"*' for word in words)
         sql = "SELECT rowid AS id FROM customers_contact_fts WHERE customers_contact_fts MATCH %s"
-        return sql, [match]
+        return Branch(sql, [match], "rowid")
     query = " & ".join(f"{word}:*" for word in words)
     sql = (
         "SELECT id FROM customers_contact WHERE to_tsvector('simple'::regconfig, search_name) "
         "@@ to_tsquery('simple'::regconfig, %s)"
     )
-    return sql, [query]
+    return Branch(sql, [query])
 
 
-def _windowed(branch: Branch, window: Window) -> Branch:
-    sql, params = branch
-    key = "rowid" if "customers_contact_fts" in sql else "id"
-    params = list(params)
+def _windowed(branch: Branch, window: Window) -> tuple[str, list[object]]:
+    sql, params = branch.sql, list(branch.params)
     if window.before is not None:
-        sql += f" AND {key} < %s"
+        sql += f" AND {branch.key.split()[0]} < %s"
         params.append(window.before)
     if window.limit is not None:
         if window.ordered:
-            sql += f" ORDER BY {key} DESC"
+            sql += f" ORDER BY {branch.key} DESC"
         sql += " LIMIT %s"
         params.append(window.limit)
     return sql, params
@@ -95,7 +105,7 @@ def search_branches(text: str) -> list[Branch]:
         return []
     if "@" in text:
         return [_prefix_branch("email", text.lower())]
-    branches = [("SELECT id FROM customers_contact WHERE external_id = %s", [text])]
+    branches = [Branch("SELECT id FROM customers_contact WHERE external_id = %s", [text])]
     digits = re.sub(r"\D", "", text)
     if _PHONEISH.match(text) and len(digits) >= 4:
         # Typed with or without the country code: try both readings.

@@ -82,6 +82,9 @@ class Page:
     count_label: str = ""
 
 
+SEARCH_COUNT_CAP = 200
+
+
 def contacts_search_page(
     contacts: QuerySet[Contact],
     filters: ContactFilters,
@@ -92,30 +95,42 @@ def contacts_search_page(
 ) -> Page:
     """A page of the contacts that match the filters and the search text, and how many.
 
-    The plain case (a search, no other filter, newest first) asks each branch of the
-    search for just one page below the cursor; with other filters the search must find
-    every match first, then filter.
+    The plain case (a search, no other filter, newest first) reads the ids of the first
+    SEARCH_COUNT_CAP matches below the cursor in one query: the page is the first of
+    them and their number is the count ("200+" beyond). Each branch of the search stops
+    there. With other filters the search must find every match, then filter.
     """
     contacts = contacts_filter(contacts, filters)
-    narrowed = contacts.query.has_filters()
-    before = None
-    if filters.sort != "name" and cursor and (after := decode_cursor(cursor, 1)):
-        before = int(after[0]) if after[0].isdigit() else None
-    windowed = bool(filters.q) and filters.sort != "name" and not narrowed
-    page_window = Window(before, size + 1) if windowed else Window()
+    windowed = bool(filters.q) and filters.sort != "name" and not contacts.query.has_filters()
+    if windowed:
+        return _search_page(contacts, filters.q, cursor=cursor, size=size, count=count)
     page = contacts_page(
-        contact_search(contacts, filters.q, page_window),
-        sort=filters.sort,
-        cursor=cursor,
-        size=size,
+        contact_search(contacts, filters.q), sort=filters.sort, cursor=cursor, size=size
     )
     if count and not page.next_cursor and not cursor:
         page.count_label = f"{len(page.items):,}"  # it all fits on this page: no query
     elif count:
-        # How many, up to a cap: more is "1,000+" (a search: "200+", each branch counts).
-        cap = 200 if windowed else 1000
-        count_window = Window(None, cap + 1, ordered=False) if windowed else Window()
-        page.count_label = count_capped(contact_search(contacts, filters.q, count_window), cap)
+        page.count_label = count_capped(contact_search(contacts, filters.q))
+    return page
+
+
+def _search_page(
+    contacts: QuerySet[Contact], text: str, *, cursor: str, size: int, count: bool
+) -> Page:
+    before = None
+    if cursor and (after := decode_cursor(cursor, 1)) and after[0].isdigit():
+        before = int(after[0])
+    cap = max(SEARCH_COUNT_CAP, size) + 1
+    ids = list(
+        contact_search(contacts, text, Window(before, cap))
+        .order_by("-id")
+        .values_list("id", flat=True)[:cap]
+    )
+    rows = list(contacts.filter(id__in=ids[:size]).select_related("owner").order_by("-id"))
+    next_cursor = encode_cursor(ids[size - 1]) if len(ids) > size else None
+    page = Page(rows, next_cursor)
+    if count and not cursor:
+        page.count_label = f"{SEARCH_COUNT_CAP:,}+" if len(ids) >= cap else f"{len(ids):,}"
     return page
 
 

@@ -112,13 +112,19 @@ class Contact(TimeStamped):
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="contact_external_id_unique"),
             models.UniqueConstraint(
-                fields=["email"], name="contact_email_unique", opclasses=["varchar_pattern_ops"]
+                fields=["email"],
+                name="contact_email_unique",
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],  # PostgreSQL answers the prefix search from the index alone
             ),
         ]
         indexes = [
             models.Index(fields=["search_name", "id"], name="contact_name_idx"),
             models.Index(
-                fields=["phone"], name="contact_phone_idx", opclasses=["varchar_pattern_ops"]
+                fields=["phone"],
+                name="contact_phone_idx",
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],
             ),
             models.Index(
                 fields=["owner", "id"],
