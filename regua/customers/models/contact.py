@@ -104,6 +104,7 @@ class Contact(TimeStamped):
         ordering = ["-id"]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        # (No INCLUDE columns: Django skips such indexes, and constraints, on SQLite.)
         # Uniqueness by constraints rather than unique=True, so that PostgreSQL gets one
         # index per column, not a second "_like" one: the e-mail index uses the pattern
         # operator class itself, serving both uniqueness and the prefix search. Every
@@ -115,7 +116,6 @@ class Contact(TimeStamped):
                 fields=["email"],
                 name="contact_email_unique",
                 opclasses=["varchar_pattern_ops"],
-                include=["id"],  # PostgreSQL answers the prefix search from the index alone
             ),
         ]
         indexes = [
@@ -124,7 +124,6 @@ class Contact(TimeStamped):
                 fields=["phone"],
                 name="contact_phone_idx",
                 opclasses=["varchar_pattern_ops"],
-                include=["id"],
             ),
             models.Index(
                 fields=["owner", "id"],
