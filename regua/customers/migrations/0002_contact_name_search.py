@@ -1,8 +1,14 @@
-"""Word-prefix search over contact names: FTS5 on SQLite, a GIN tsvector index on PostgreSQL.
+"""The indexes behind the contact search box, each backend its own.
 
-A B-tree on search_name only finds names by their first word; people look a customer up
-by any of their names ("Souza" for "Clara Souza Lima"), so each backend gets its own
-full-text index. regua.customers.search queries them.
+Names: a B-tree on search_name only finds names by their first word; people look a
+customer up by any of their names ("Souza" for "Clara Souza Lima"), so SQLite gets an
+FTS5 table and PostgreSQL a GIN tsvector index.
+
+E-mail and phone prefixes on PostgreSQL: the same indexes as the models declare, plus the
+contact id as an INCLUDE column, so a prefix search reads the index alone instead of
+visiting a table row per match (Django cannot declare INCLUDE portably: it skips such
+indexes on SQLite, whose indexes hold the rowid anyway). regua.customers.search queries
+all of them.
 """
 
 from django.db import migrations
@@ -25,8 +31,19 @@ SQLITE_BACKWARD = [
 POSTGRES_FORWARD = [
     "CREATE INDEX contact_name_fts_idx ON customers_contact"
     " USING gin (to_tsvector('simple'::regconfig, search_name))",
+    "DROP INDEX contact_email_unique",
+    "CREATE UNIQUE INDEX contact_email_unique ON customers_contact"
+    " (email varchar_pattern_ops) INCLUDE (id)",
+    "DROP INDEX contact_phone_idx",
+    "CREATE INDEX contact_phone_idx ON customers_contact (phone varchar_pattern_ops) INCLUDE (id)",
 ]
-POSTGRES_BACKWARD = ["DROP INDEX IF EXISTS contact_name_fts_idx"]
+POSTGRES_BACKWARD = [
+    "DROP INDEX IF EXISTS contact_name_fts_idx",
+    "DROP INDEX contact_email_unique",
+    "CREATE UNIQUE INDEX contact_email_unique ON customers_contact (email varchar_pattern_ops)",
+    "DROP INDEX contact_phone_idx",
+    "CREATE INDEX contact_phone_idx ON customers_contact (phone varchar_pattern_ops)",
+]
 
 
 def _run(statements_by_vendor):
