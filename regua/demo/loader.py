@@ -127,9 +127,7 @@ class Loader:
                 )
                 cursor.execute("PRAGMA wal_autocheckpoint = 1000")
                 cursor.execute("PRAGMA synchronous = NORMAL")
-                # Sampled statistics: seconds, not minutes, on a big base.
-                cursor.execute("PRAGMA analysis_limit = 1000")
-                cursor.execute("ANALYZE")
+                # No ANALYZE on SQLite: see regua.lib.bulk.statistics_refresh.
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             else:
                 for table in ("customers_contact", "commerce_order", "customers_company"):

@@ -16,13 +16,17 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from regua.commerce import ingest as orders
+from regua.commerce.models import Order, OrderItem
 from regua.core.ingest import BatchResult, CleanBatch
 from regua.customers import ingest as contacts
+from regua.customers.models import Company
 from regua.events import ingest as events
+from regua.events.models import Event
 from regua.lib.bulk import bulk_load
 from regua.lib.pipeline import can_fork, in_child
 
@@ -30,6 +34,7 @@ from .csvfile import CsvFile, CsvRecordError, ImportFileError
 
 Rows = Sequence[tuple[int, Mapping[str, Any]]]
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
+STATISTICS_EVERY = 200_000  # rows written between refreshes of the planner's statistics
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Kind:
     required: tuple[tuple[str, ...], ...]  # each inner tuple: at least one of these columns
     clean: Callable[[Rows, tzinfo], CleanBatch]
     write: Callable[[CleanBatch, str, bool], BatchResult]  # batch, source, create contacts
+    tables: tuple[type[Model], ...] = ()  # the tables it writes, besides contacts
     # Rows per transaction. Events are many and small: big chunks write each index page
     # once per chunk rather than once per few rows.
     chunk_size: int = 5000
@@ -55,6 +61,7 @@ KINDS: dict[str, Kind] = {
         (("external_id", "name", "cnpj"),),
         lambda rows, tz: contacts.companies_clean(rows),
         lambda batch, source, create: contacts.companies_write(batch),
+        tables=(Company,),
     ),
     "orders": Kind(
         orders.field_name,
@@ -63,6 +70,7 @@ KINDS: dict[str, Kind] = {
         lambda batch, source, create: orders.orders_write(
             batch, source=source, create_contacts=create
         ),
+        tables=(Order, OrderItem),
     ),
     "events": Kind(
         events.field_name,
@@ -71,6 +79,7 @@ KINDS: dict[str, Kind] = {
         lambda batch, source, create: events.events_write(
             batch, source=source, create_contacts=create
         ),
+        tables=(Event,),
         chunk_size=25000,
     ),
 }

@@ -219,9 +219,10 @@ def fetch_in(
     """Rows of `model` whose column is in the given values, as dicts of `fields`.
 
     `fetch_in(Contact, ["id", ...], external_id=[...], email=[...])` reads the rows matching
-    either list in one statement. The first field must be unique (the id): a row found by
-    both keys is returned once. The batch paths look up thousands of keys at a time;
-    building and converting that through the ORM costs more than the query does.
+    either list. The first field must be unique (the id): a row found by both keys is
+    returned once. Each key is its own statement, one index read each: an OR of two long
+    IN lists makes both SQLite and PostgreSQL scan the whole table. The batch paths look
+    up thousands of keys at a time; the ORM would cost more than the query does.
     """
     wanted = {name: list(values) for name, values in keys.items() if values}
     if not wanted:
@@ -229,37 +230,24 @@ def fetch_in(
     meta = model._meta
     quote = connection.ops.quote_name
     concrete = [meta.get_field(name) for name in fields]
-    columns = ", ".join(quote(f.column) for f in concrete)  # type: ignore[union-attr]
+    select = (
+        f"SELECT {', '.join(quote(f.column) for f in concrete)} "  # type: ignore[union-attr]
+        f"FROM {quote(meta.db_table)} WHERE "
+    )
     readers = [(i, reader) for i, f in enumerate(concrete) if (reader := _reader(f))]  # type: ignore[arg-type]
-    table = quote(meta.db_table)
-    if connection.vendor == "postgresql":
-        # One array parameter per key, one index scan each (an OR of the two would make
-        # the planner read the whole table).
-        sql = " UNION ALL ".join(
-            f"SELECT {columns} FROM {table} WHERE {quote(meta.get_field(name).column)} = ANY(%s)"  # type: ignore[union-attr]
-            for name in wanted
-        )
-        with pg_cursor() as cursor:
-            cursor.execute(sql, list(wanted.values()))
-            records = {record[0]: record for record in cursor.fetchall()}
-        return _rows(records.values(), fields, readers)
-    statements = []
-    if sum(len(values) for values in wanted.values()) <= MAX_PARAMS:
-        conditions, params = [], []
-        for name, values in wanted.items():
-            conditions.append(_in_condition(meta, name, len(values)))
-            params.extend(values)
-        statements.append((" OR ".join(conditions), params))
-    else:  # too many keys for one statement: chunks, one key at a time
-        for name, values in wanted.items():
+    records: dict[Any, tuple[Any, ...]] = {}  # by first column: a row matched twice is one
+    for name, values in wanted.items():
+        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        if connection.vendor == "postgresql":
+            with pg_cursor() as cursor:  # one array parameter, bound on the server
+                cursor.execute(f"{select}{column} = ANY(%s)", [values])
+                records.update((record[0], record) for record in cursor.fetchall())
+            continue
+        with connection.cursor() as cursor:
             for start in range(0, len(values), MAX_PARAMS):
                 chunk = values[start : start + MAX_PARAMS]
-                statements.append((_in_condition(meta, name, len(chunk)), chunk))
-    records: dict[Any, tuple[Any, ...]] = {}  # by first column: a row matched twice is one
-    with connection.cursor() as cursor:
-        for condition, params in statements:
-            cursor.execute(f"SELECT {columns} FROM {table} WHERE {condition}", params)
-            records.update((record[0], record) for record in cursor.fetchall())
+                cursor.execute(f"{select}{column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                records.update((record[0], record) for record in cursor.fetchall())
     return _rows(records.values(), fields, readers)
 
 
@@ -274,11 +262,6 @@ def _rows(
                 values[index] = reader(values[index])
         rows.append(dict(zip(fields, values, strict=True)))
     return rows
-
-
-def _in_condition(meta: Any, name: str, count: int) -> str:
-    column = connection.ops.quote_name(meta.get_field(name).column)
-    return f"{column} IN ({', '.join(['%s'] * count)})"
 
 
 @contextmanager
@@ -303,3 +286,22 @@ def bulk_load() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+
+
+def statistics_refresh(*models_: type[models.Model]) -> None:
+    """PostgreSQL: bring the planner's statistics of these tables up to date mid-import.
+
+    Stale statistics are how a batch lookup of 5,000 keys turns into a scan of the whole
+    table: after an import has grown a table tenfold, the planner still believes the old
+    size. Autovacuum catches up eventually; an import should not wait for it.
+
+    SQLite keeps no statistics here on purpose: without sqlite_stat1 its planner assumes
+    large tables and uses the indexes every query of Régua is written for, while sampled
+    statistics (ANALYZE with analysis_limit) underestimate big tables and full ones go
+    stale as the base grows, with nothing like autovacuum to refresh them.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models_:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
