@@ -49,9 +49,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy regua
 
-## make bench: generate data and measure the figures in docs/benchmarks.md (not part of CI).
+## make bench: generate 1M contacts in a scratch database (var/bench) and measure the figures in
+## docs/benchmarks.md (not part of CI). BENCH_ARGS="--contacts 20000" for a quick run.
 bench: $(VENV)/.installed-dev
-	$(BIN)/regua bench
+	REGUA_VAR_DIR=var/bench $(BIN)/regua bench --reset $(BENCH_ARGS)
 
 ## make messages: refresh the translation catalogues after changing user-facing strings.
 messages: $(VENV)/.installed-dev
