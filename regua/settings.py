@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "regua.commerce",
     "regua.events",
     "regua.imports",
+    "regua.cadences",
+    "regua.agenda",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -141,8 +144,17 @@ STORAGES = {
 # (development and tests); production runs collectstatic.
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "regua").exists()
 
-# E-mail: Django's backends; SMTP by default (see README §Configuration).
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# E-mail: Django's backends (see README §Configuration). The embedded default keeps every
+# message in the outbox page; "smtp" (or any backend's dotted path, e.g. an anymail
+# provider's) sends for real.
+EMAIL_BACKEND = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "outbox": "regua.cadences.channels.outbox.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}.get(
+    env_str("EMAIL_BACKEND", "outbox"),
+    env_str("EMAIL_BACKEND", "outbox"),
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -152,6 +164,35 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Régua <regua@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The régua engine (docs/cadences.md).
+REGUA_SITE_URL = env_str("REGUA_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+REGUA_BRAND_NAME = env_str("REGUA_BRAND_NAME", "Régua")
+REGUA_MESSAGE_ID_DOMAIN = env_str(
+    "REGUA_MESSAGE_ID_DOMAIN", REGUA_SITE_URL.split("://")[-1].split("/")[0].split(":")[0]
+)
+REGUA_QUIET_HOURS = env_str("REGUA_QUIET_HOURS", "21:00-08:00")  # contact's local time; "" = none
+REGUA_FREQUENCY_CAP = env_int("REGUA_FREQUENCY_CAP", 3)  # marketing messages per contact ...
+REGUA_FREQUENCY_DAYS = env_int("REGUA_FREQUENCY_DAYS", 7)  # ... per this many days
+REGUA_MAX_LATENESS_HOURS = env_int("REGUA_MAX_LATENESS_HOURS", 72)  # older due messages expire
+REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
+REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
+# SMS and WhatsApp: "outbox" (default) or "twilio" (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
+# TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM; TWILIO_API_URL for a test double).
+REGUA_SMS_BACKEND = env_choice("REGUA_SMS_BACKEND", ("outbox", "twilio"), "outbox")
+REGUA_WHATSAPP_BACKEND = env_choice("REGUA_WHATSAPP_BACKEND", ("outbox", "twilio"), "outbox")
+TWILIO_API_URL = env_str("TWILIO_API_URL", "https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+TWILIO_WHATSAPP_FROM = env_str("TWILIO_WHATSAPP_FROM")
+# Webhook steps are signed with HMAC-SHA256 of the body under this secret.
+REGUA_WEBHOOK_SECRET = env_str("REGUA_WEBHOOK_SECRET") or SECRET_KEY
+ANYMAIL = (
+    {"WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET")}
+    if env_str("ANYMAIL_WEBHOOK_SECRET")
+    else {}
+)
 
 # Background jobs (imports, exports) through Django's task API and its database backend.
 TASKS = {

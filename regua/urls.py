@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("regua.users.urls")),
     path("", include("regua.customers.urls")),
     path("imports/", include("regua.imports.urls")),
+    path("", include("regua.cadences.urls")),
+    path("anymail/", include("anymail.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

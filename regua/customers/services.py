@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from regua.users.models import User
 
-from .models import Contact, Interaction, InteractionKind
+from .models import Consent, ConsentChange, Contact, Interaction, InteractionKind
 
 
 def interaction_log(
@@ -39,3 +39,22 @@ def interaction_log(
         )
         Contact.objects.filter(pk=contact.pk).update(updated_at=timezone.now())
     return interaction
+
+
+def consent_set(*, contact: Contact, channel: str, status: str, source: str, at: datetime) -> bool:
+    """Record a contact's permission on a channel, with its history; True when it changed."""
+    with transaction.atomic():
+        current = (
+            Consent.objects.select_for_update().filter(contact=contact, channel=channel).first()
+        )
+        if current is not None and current.status == status:
+            return False
+        Consent.objects.update_or_create(
+            contact=contact,
+            channel=channel,
+            defaults={"status": status, "source": source, "recorded_at": at},
+        )
+        ConsentChange.objects.create(
+            contact=contact, channel=channel, status=status, source=source, recorded_at=at
+        )
+    return True

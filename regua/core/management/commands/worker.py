@@ -1,27 +1,94 @@
-"""regua worker: runs the background jobs (imports now; deliveries and ticks later).
+"""regua worker: the régua engine's ticks and sends, and the background jobs (imports).
 
-It is django-tasks-db's db_worker on the queues Régua uses; it stops cleanly on SIGTERM
-after the job in hand, and any number of workers may run against one database.
+The main process runs the delivery loop: a tick (enroll and schedule, set-based) every
+REGUA_TICK_SECONDS and, in between, batches of due deliveries claimed with a lease. A
+child process runs django-tasks' database worker for the other jobs. SIGTERM (or
+Ctrl-C) stops both cleanly: the batch in hand is finished and recorded first. Any number
+of workers may run against one PostgreSQL database.
 """
 
+import logging
+import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import OperationalError, close_old_connections
+from django.utils import timezone
+
+log = logging.getLogger("regua.worker")
 
 
 class Command(BaseCommand):
-    help = "Run Régua's background worker."
+    help = "Run Régua's background worker: ticks, sends and background jobs."
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--batch", action="store_true", help="Run what is queued, then exit.")
-        parser.add_argument("--interval", type=float, default=1.0)
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--only", choices=["deliveries", "jobs"], help="Run just one half of the worker."
+        )
+        parser.add_argument("--batch", action="store_true", help="Do what is due, then exit.")
+        parser.add_argument("--interval", type=float, default=0.5, help="Idle sleep (seconds).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["only"] == "jobs":
+            self._jobs_here(options)
+            return
+        child = None
+        if options["only"] is None and not options["batch"]:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "regua", "worker", "--only", "jobs"],
+            )
+        elif options["only"] is None:
+            self._jobs_here(options)
+        try:
+            self._deliveries(options)
+        finally:
+            if child is not None:
+                child.send_signal(signal.SIGTERM)
+                child.wait(timeout=60)
+
+    def _jobs_here(self, options: dict[str, Any]) -> None:
+        from django.core.management import call_command
+
         call_command(
             "db_worker",
             batch=options["batch"],
-            interval=options["interval"],
+            interval=max(options["interval"], 1.0),
             no_startup_delay=True,
             verbosity=options["verbosity"],
         )
+
+    def _deliveries(self, options: dict[str, Any]) -> None:
+        from regua.cadences.sending import send_due
+        from regua.cadences.tick import tick
+
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        last_tick = 0.0
+        while not stopping:
+            close_old_connections()
+            try:
+                if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
+                    last_tick = time.monotonic()
+                    summary = tick(now=timezone.now(), send=False)
+                    if summary.total.enrolled or summary.total.scheduled:
+                        log.info("tick: %s", summary.as_json())
+                sent = send_due(max_batches=1, should_stop=lambda: stopping)
+            except OperationalError as error:  # a locked SQLite file: try again shortly
+                log.warning("worker: %s", error)
+                sent = 0
+            if options["batch"] and not sent:
+                return
+            if not sent:
+                deadline = time.monotonic() + options["interval"]
+                while not stopping and time.monotonic() < deadline:
+                    time.sleep(0.05)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CadencesConfig(AppConfig):
+    name = "regua.cadences"
+    label = "cadences"
+    verbose_name = _("Réguas")
+
+    def ready(self) -> None:
+        from . import tracking  # noqa: F401  (connects anymail's tracking signal)

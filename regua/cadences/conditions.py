@@ -1,0 +1,157 @@
+"""Audience and step conditions: a list of {field, op, value}, all of which must hold.
+
+Compiled to one Q over Contact so the tick filters a whole set in the database. Segments
+(a later issue) will replace these lists with saved rules; the shape stays a Q.
+"""
+
+from datetime import date
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from regua.customers.models import Consent, ContactTag, Tag
+
+PLAIN_FIELDS = {
+    "stage",
+    "gender",
+    "city",
+    "state",
+    "language",
+    "source",
+    "relationship_type",
+    "time_zone",
+}
+CONSENT_CHANNELS = {"email", "sms", "whatsapp", "phone"}
+OPS = {
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "has",
+    "not_has",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "is_set",
+    "is_not_set",
+}
+LIST_OPS = {"in", "not_in"}
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled; the message names the item and the reason."""
+
+
+def check(conditions: Any) -> list[str]:
+    """The problems in a condition list, as sentences (empty when it compiles)."""
+    try:
+        to_q(conditions)
+    except ConditionError as error:
+        return [str(error)]
+    return []
+
+
+def to_q(conditions: Any, today: date | None = None) -> Q:
+    if conditions in (None, []):
+        return Q()
+    if not isinstance(conditions, list):
+        raise ConditionError("conditions must be a list of {field, op, value}")
+    q = Q()
+    for index, item in enumerate(conditions, start=1):
+        if not isinstance(item, dict) or not {"field", "op"} <= item.keys():
+            raise ConditionError(f"condition {index}: needs field and op")
+        unknown = item.keys() - {"field", "op", "value"}
+        if unknown:
+            raise ConditionError(f"condition {index}: unknown key {sorted(unknown)[0]!r}")
+        try:
+            q &= _one(str(item["field"]), str(item["op"]), item.get("value"), today)
+        except ConditionError as error:
+            raise ConditionError(f"condition {index}: {error}") from None
+    return q
+
+
+def _one(field: str, op: str, value: Any, today: date | None) -> Q:
+    if op not in OPS:
+        raise ConditionError(f"unknown operator {op!r}")
+    if op in LIST_OPS and not isinstance(value, list):
+        raise ConditionError(f"{op} needs a list of values")
+    if field == "tags":
+        return _tags(op, value)
+    if field.startswith("consent."):
+        channel = field.removeprefix("consent.")
+        if channel not in CONSENT_CHANNELS:
+            raise ConditionError(f"unknown consent channel {channel!r}")
+        if op not in {"eq", "ne"} or value not in {"granted", "withdrawn"}:
+            raise ConditionError("consent takes eq/ne with granted or withdrawn")
+        has = Exists(Consent.objects.filter(contact=OuterRef("pk"), channel=channel, status=value))
+        return Q(has) if op == "eq" else ~Q(has)
+    if field == "owner":
+        return _compare("owner__email", op, value)
+    if field == "age":
+        return _age(op, value, today or timezone.localdate())
+    if field.startswith("attributes."):
+        name = field.removeprefix("attributes.")
+        if not name.replace("_", "").isalnum():
+            raise ConditionError(f"bad attribute name {name!r}")
+        path = f"attributes__{name}"
+        if op == "is_set":
+            return Q(**{"attributes__has_key": name})
+        if op == "is_not_set":
+            return ~Q(**{"attributes__has_key": name})
+        return _compare(path, op, value)
+    if field not in PLAIN_FIELDS:
+        raise ConditionError(f"unknown field {field!r}")
+    return _compare(field, op, value)
+
+
+def _compare(path: str, op: str, value: Any) -> Q:
+    if op == "eq":
+        return Q(**{path: value})
+    if op == "ne":
+        return ~Q(**{path: value})
+    if op == "in":
+        return Q(**{f"{path}__in": value})
+    if op == "not_in":
+        return ~Q(**{f"{path}__in": value})
+    if op in {"gt", "gte", "lt", "lte"}:
+        return Q(**{f"{path}__{op}": value})
+    if op == "is_set":
+        return ~Q(**{path: ""}) & Q(**{f"{path}__isnull": False})
+    if op == "is_not_set":
+        return Q(**{path: ""}) | Q(**{f"{path}__isnull": True})
+    raise ConditionError(f"{op} does not apply here")
+
+
+def _tags(op: str, value: Any) -> Q:
+    if op not in {"has", "not_has"} or not isinstance(value, str):
+        raise ConditionError("tags take has/not_has with one tag")
+    tagged = Exists(
+        ContactTag.objects.filter(
+            contact=OuterRef("pk"), tag__in=Tag.objects.filter(key=Tag.key_for(value))
+        )
+    )
+    return Q(tagged) if op == "has" else ~Q(tagged)
+
+
+def _age(op: str, value: Any, today: date) -> Q:
+    if op not in {"gt", "gte", "lt", "lte", "eq"} or not isinstance(value, int):
+        raise ConditionError("age takes eq/gt/gte/lt/lte with a whole number")
+
+    def born_before(years: int) -> date:
+        try:
+            return today.replace(year=today.year - years)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year - years, day=28)
+
+    # age >= n  <=>  born on or before today − n years
+    if op == "gte":
+        return Q(birth_date__lte=born_before(value))
+    if op == "gt":
+        return Q(birth_date__lte=born_before(value + 1))
+    if op == "lt":
+        return Q(birth_date__gt=born_before(value))
+    if op == "lte":
+        return Q(birth_date__gt=born_before(value + 1))
+    return Q(birth_date__lte=born_before(value), birth_date__gt=born_before(value + 1))

@@ -1,0 +1,176 @@
+"""The data a message template sees, built for a whole batch in a few queries.
+
+Templates get plain dicts and lists, never model objects: the sandbox then has nothing
+to reach through (no managers, no related objects, no methods that touch the database).
+"""
+
+import time
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count
+
+from regua.commerce.models import Order, OrderItem, Product
+from regua.customers.models import Contact, ContactRole
+from regua.events.models import Event
+
+from . import tokens
+from .models import Delivery
+
+RECOMMENDED = 3
+
+
+def contact_data(contact: Contact, today: date) -> dict[str, Any]:
+    tags = getattr(contact, "tag_names", None)
+    age = None
+    if contact.birth_date:
+        born = contact.birth_date
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return {
+        "first_name": contact.first_name or (contact.name.split(" ")[0] if contact.name else ""),
+        "last_name": contact.last_name,
+        "name": contact.name,
+        "email": contact.email or "",
+        "phone": contact.phone,
+        "city": contact.city,
+        "state": contact.state,
+        "gender": contact.gender,
+        "stage": contact.stage,
+        "language": contact.language,
+        "birth_date": contact.birth_date,
+        "age": age,
+        "tags": list(tags or []),
+        "attributes": dict(contact.attributes or {}),
+    }
+
+
+def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]]:
+    """The template context of each delivery, by delivery id."""
+    contact_ids = {d.contact_id for d in deliveries}
+    companies = _companies(contact_ids)
+    orders = _last_orders(contact_ids)
+    bought = _bought(contact_ids)
+    popular = _popular()
+    events = {
+        e.pk: e
+        for e in Event.objects.filter(
+            pk__in={d.enrollment.trigger_event_id for d in deliveries} - {None}
+        )
+    }
+    tags = _tags(contact_ids)
+    site = settings.REGUA_SITE_URL
+    contexts = {}
+    for delivery in deliveries:
+        contact = delivery.contact
+        contact.tag_names = tags.get(contact.pk, [])
+        today = now.astimezone(ZoneInfo(contact.time_zone)).date()
+        owner = contact.owner
+        event = events.get(delivery.enrollment.trigger_event_id or 0)
+        recommended = [p for p in popular if p["sku"] not in bought.get(contact.pk, set())]
+        contexts[delivery.pk] = {
+            "contact": contact_data(contact, today),
+            "company": companies.get(contact.pk),
+            "owner": {"name": owner.get_full_name() or owner.email, "email": owner.email}
+            if owner
+            else None,
+            "last_order": orders.get(contact.pk),
+            "recommended_products": recommended[:RECOMMENDED],
+            "event": {"name": event.name, "properties": dict(event.properties or {})}
+            if event
+            else None,
+            "links": {
+                "site": site,
+                "unsubscribe": tokens.url("unsubscribe", delivery.pk, site),
+                "preferences": tokens.url("unsubscribe", delivery.pk, site),
+                "survey": tokens.url("survey", delivery.pk, site),
+            },
+            "brand": {"name": settings.REGUA_BRAND_NAME, "site_url": site},
+            "today": today,
+        }
+    return contexts
+
+
+def _companies(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for role in (
+        ContactRole.objects.filter(contact_id__in=contact_ids)
+        .select_related("company")
+        .order_by("contact_id", "id")
+    ):
+        found.setdefault(role.contact_id, {"name": role.company.name, "city": role.company.city})
+    return found
+
+
+def _last_orders(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
+    last: dict[int, Order] = {}
+    for order in Order.objects.filter(contact_id__in=contact_ids).order_by(
+        "contact_id", "-ordered_at", "-id"
+    ):
+        last.setdefault(order.contact_id, order)
+    items: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for item in OrderItem.objects.filter(order__in=last.values()).select_related("product"):
+        items[item.order_id].append(
+            {
+                "name": item.product.name if item.product else item.sku,
+                "sku": item.sku,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+            }
+        )
+    return {
+        contact_id: {
+            "number": order.external_id,
+            "placed_at": order.ordered_at,
+            "total": order.total,
+            "items": items.get(order.pk, []),
+        }
+        for contact_id, order in last.items()
+    }
+
+
+def _bought(contact_ids: set[int]) -> dict[int, set[str]]:
+    bought: dict[int, set[str]] = defaultdict(set)
+    for contact_id, sku in OrderItem.objects.filter(order__contact_id__in=contact_ids).values_list(
+        "order__contact_id", "sku"
+    ):
+        bought[contact_id].add(sku)
+    return bought
+
+
+_popular_cache: tuple[float, list[dict[str, Any]]] | None = None
+POPULAR_SECONDS = 600
+
+
+def _popular(limit: int = 20) -> list[dict[str, Any]]:
+    """The best-selling active products: a plain recommendation until cross-sell pairs exist.
+
+    Counting sales reads every order item, so a worker keeps the answer for ten minutes.
+    """
+    global _popular_cache
+    if _popular_cache is not None and time.monotonic() - _popular_cache[0] < POPULAR_SECONDS:
+        return _popular_cache[1]
+    rows = (
+        Product.objects.filter(active=True)
+        .annotate(sold=Count("order_items"))
+        .order_by("-sold", "name")[:limit]
+    )
+    found = [
+        {"name": p.name, "sku": p.sku, "price": p.price or Decimal(0), "url": p.url} for p in rows
+    ]
+    _popular_cache = (time.monotonic(), found)
+    return found
+
+
+def _tags(contact_ids: set[int]) -> dict[int, list[str]]:
+    from regua.customers.models import ContactTag
+
+    tags: dict[int, list[str]] = defaultdict(list)
+    for contact_id, name in ContactTag.objects.filter(contact_id__in=contact_ids).values_list(
+        "contact_id", "tag__name"
+    ):
+        tags[contact_id].append(name)
+    return tags

@@ -1,0 +1,293 @@
+"""Sending: claim due deliveries in batches, pass the guards, render, send, record.
+
+1. Claim: one UPDATE marks a batch of due rows `sending` with a lease (on PostgreSQL
+   the rows are picked with FOR UPDATE SKIP LOCKED, so workers never wait on each
+   other). A crashed worker's rows come back when their lease ends.
+2. Guards (guards.py) for the whole batch: suppress, defer or send.
+3. Render each message (rendering.py) with the batch's contexts (context.py).
+4. Send through the channel's backend, one connection per batch.
+5. Record every few messages, so a crash repeats at most that many, each with the
+   same Message-ID. A transient failure is retried with backoff; a permanent one, or
+   too many attempts, is recorded as failed with its reason.
+"""
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import rendering, tokens
+from .channels import Outgoing, Result, backend_for
+from .context import build as build_contexts
+from .guards import BatchGuards, address_of, sort_by_priority
+from .models import Cadence, CadenceStatus, Delivery, DeliveryStatus
+
+if TYPE_CHECKING:
+    from .tick import TickSummary
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 6
+BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
+RECORD_EVERY = 50
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def send_due(
+    *,
+    now: datetime | None = None,
+    summary: "TickSummary | None" = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    cadence: Cadence | None = None,
+) -> int:
+    """Send everything due as of `now` (the current time when None, re-read per batch)."""
+    from .tick import TickSummary
+
+    summary = summary or TickSummary(now=now or timezone.now(), dry_run=dry_run)
+    size = batch_size or settings.REGUA_SEND_BATCH
+    handled = batches = 0
+    while not should_stop() and (max_batches is None or batches < max_batches):
+        moment = now or timezone.now()
+        ids = delivery_claim_batch(now=moment, size=size, cadence=cadence)
+        if not ids:
+            break
+        handled += len(ids)
+        batches += 1
+        deliveries_send(ids, now=moment, summary=summary, dry_run=dry_run)
+    return handled
+
+
+def delivery_claim_batch(*, now: datetime, size: int, cadence: Cadence | None = None) -> list[int]:
+    """Mark up to `size` due deliveries as being sent by us; their ids, oldest due first."""
+    active = Cadence.objects.filter(status=CadenceStatus.ACTIVE).values("pk")
+    if cadence is not None:
+        active = active.filter(pk=cadence.pk)
+    due = Delivery.objects.filter(
+        status=DeliveryStatus.SCHEDULED, due_at__lte=now, cadence_id__in=active
+    ).order_by("due_at", "id")
+    lost = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, lease_until__lt=now, cadence_id__in=active
+    ).order_by("lease_until", "id")
+    ids: list[int] = []
+    for candidates in (lost, due):
+        if len(ids) >= size:
+            break
+        ids += _claim(candidates.values("id")[: size - len(ids)], now)
+    return ids
+
+
+def _claim(candidates: Any, now: datetime) -> list[int]:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            candidates = candidates.select_for_update(skip_locked=True)
+        sql, params = candidates.query.sql_with_params()
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1, "
+                f"updated_at = %s WHERE id IN ({sql}) RETURNING id",
+                [DeliveryStatus.SENDING, now + LEASE, timezone.now(), *params],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+
+
+def deliveries_send(
+    ids: list[int], *, now: datetime, summary: "TickSummary", dry_run: bool = False
+) -> None:
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING)
+        .select_related("contact", "contact__owner", "step", "cadence", "enrollment")
+        .order_by()
+    )
+    recorder = _Recorder(now, summary)
+    guards = BatchGuards.load(deliveries, now)
+    to_send: list[Delivery] = []
+    oldest = now - timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS)
+    for delivery in sort_by_priority(deliveries):
+        if delivery.due_at < oldest and delivery.channel != "task":
+            recorder.finish(delivery, DeliveryStatus.EXPIRED, "too late to send")
+            continue
+        verdict = guards.check(delivery)
+        if verdict.action == "suppress":
+            recorder.finish(delivery, DeliveryStatus.SUPPRESSED, verdict.reason)
+        elif verdict.action == "defer":
+            recorder.defer(delivery, verdict.until or now, verdict.reason)
+        else:
+            guards.record_sent(delivery)
+            to_send.append(delivery)
+    recorder.flush()
+    if dry_run:  # the preview counts what would go out; it need not render it
+        for delivery in to_send:
+            recorder.result(delivery, Result.sent())
+        recorder.flush()
+        return
+    contexts = build_contexts(to_send, now)
+    by_channel: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in to_send:
+        by_channel[delivery.channel].append(delivery)
+    for channel, group in by_channel.items():
+        backend = backend_for(channel, dry_run=dry_run)
+        backend.open()
+        try:
+            for delivery in group:
+                outgoing = _outgoing(delivery, contexts[delivery.pk], now)
+                if isinstance(outgoing, Result):
+                    recorder.result(delivery, outgoing)
+                else:
+                    recorder.result(delivery, backend.send(outgoing))
+                if recorder.pending >= RECORD_EVERY:
+                    recorder.flush()
+        finally:
+            backend.close()
+            recorder.flush()
+
+
+def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Outgoing | Result:
+    step, contact = delivery.step, delivery.contact
+    site = settings.REGUA_SITE_URL
+
+    def track(url: str) -> str:
+        return tokens.click_url(delivery.pk, url, site)
+
+    try:
+        rendered = rendering.render_message(
+            step.channel,
+            step.message,
+            contact.language,
+            context,
+            variant=delivery.variant,
+            track=track if step.channel == "email" else None,
+        )
+    except Exception as error:
+        log.warning("delivery %s: template failed: %s", delivery.pk, type(error).__name__)
+        return Result.failed(f"template: {error}")
+    outgoing = Outgoing(
+        delivery_id=delivery.pk,
+        channel=step.channel,
+        to=address_of(delivery),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=delivery.message_id,
+    )
+    if step.channel == "email":
+        unsubscribe = tokens.url("unsubscribe", delivery.pk, site)
+        pixel = tokens.url("open", delivery.pk, site)
+        outgoing.html = _with_pixel(rendered.html, pixel)
+        outgoing.headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-Regua-Delivery": str(delivery.pk),
+        }
+    elif step.channel == "task":
+        outgoing.payload = {
+            **(step.task or {}),
+            "contact_id": contact.pk,
+            "owner_id": contact.owner_id,
+            "today": context["today"].isoformat(),
+        }
+    elif step.channel == "webhook":
+        outgoing.to = str((step.webhook or {}).get("url", ""))
+        outgoing.payload = {
+            "delivery": delivery.pk,
+            "regua": delivery.cadence.key,
+            "step": step.key,
+            "sent_at": now.isoformat(),
+            "contact": {
+                "id": contact.pk,
+                "external_id": contact.external_id,
+                "email": contact.email,
+                "phone": contact.phone,
+                "name": contact.name,
+            },
+            "text": rendered.text,
+        }
+    return outgoing
+
+
+def _with_pixel(html: str, pixel_url: str) -> str:
+    tag = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:block">'
+    if "</body>" in html:
+        return html.replace("</body>", tag + "</body>", 1)
+    return html + tag
+
+
+class _Recorder:
+    """Collects outcomes and writes them in a few UPDATEs."""
+
+    def __init__(self, now: datetime, summary: "TickSummary") -> None:
+        self.now = now
+        self.summary = summary
+        self.sent: list[Delivery] = []
+        self.finished: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        self.deferred: list[tuple[Delivery, datetime, str]] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self.sent) + sum(map(len, self.finished.values())) + len(self.deferred)
+
+    def result(self, delivery: Delivery, result: Result) -> None:
+        if result.outcome == "sent":
+            self.sent.append(delivery)
+        elif result.outcome == "failed" or delivery.attempts >= MAX_ATTEMPTS:
+            self.finish(delivery, DeliveryStatus.FAILED, result.reason)
+        else:
+            wait = BACKOFF[min(delivery.attempts, len(BACKOFF)) - 1]
+            self.deferred.append((delivery, self.now + wait, result.reason))
+
+    def finish(self, delivery: Delivery, status: str, reason: str) -> None:
+        self.finished[(status, reason[:300])].append(delivery)
+
+    def defer(self, delivery: Delivery, until: datetime, reason: str) -> None:
+        self.deferred.append((delivery, until, reason))
+        # A deferral by a guard does not spend an attempt.
+        delivery.attempts -= 1
+
+    def flush(self) -> None:
+        changed = timezone.now()
+        if self.sent:
+            Delivery.objects.filter(pk__in=[d.pk for d in self.sent]).update(
+                status=DeliveryStatus.SENT,
+                sent_at=self.now,
+                lease_until=None,
+                reason="",
+                updated_at=changed,
+            )
+            for delivery in self.sent:
+                self.summary.tally(delivery.cadence.key).sent += 1
+        for (status, reason), group in self.finished.items():
+            Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+                status=status, lease_until=None, reason=reason, updated_at=changed
+            )
+            for delivery in group:
+                tally = self.summary.tally(delivery.cadence.key)
+                name = {"suppressed": "suppressed", "failed": "failed", "expired": "expired"}
+                setattr(tally, name[status], getattr(tally, name[status]) + 1)
+        by_until: dict[tuple[datetime, str, int], list[int]] = defaultdict(list)
+        for delivery, until, reason in self.deferred:
+            by_until[(until, reason[:300], delivery.attempts)].append(delivery.pk)
+            self.summary.tally(delivery.cadence.key).deferred += 1
+        for (until, reason, attempts), pks in by_until.items():
+            Delivery.objects.filter(pk__in=pks).update(
+                status=DeliveryStatus.SCHEDULED,
+                due_at=until,
+                lease_until=None,
+                reason=reason,
+                attempts=attempts,
+                updated_at=changed,
+            )
+        self.sent, self.finished, self.deferred = [], defaultdict(list), []

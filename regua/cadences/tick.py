@@ -1,0 +1,435 @@
+"""The tick: as of an instant, enroll who entered, exit who reached the goal, schedule
+what fell due, and (unless told not to) send it.
+
+Every phase is set-based (one query per régua, step or time zone, never one per
+contact) and idempotent by the unique keys of Enrollment and Delivery, so a tick run
+twice, or by two workers at once, creates nothing twice. On PostgreSQL each régua is
+taken under a transaction-scoped advisory lock, so concurrent ticks share the réguas
+instead of queueing on each other's rows.
+
+Time is a parameter: `tick(now=...)` is how the worker runs, how tests travel in time and
+how the preview dry-runs the next 30 days (inside a transaction it rolls back).
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from regua.customers.models import Contact
+from regua.events.models import Event
+from regua.lib.bulk import insert_many
+
+from . import conditions, triggers
+from .models import (
+    Cadence,
+    CadenceStatus,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Reentry,
+    Step,
+)
+
+INSERT_CHUNK = 10_000
+# Month offsets are calendar months: the scan for due enrollments reaches a few days
+# further and the exact due moment is computed per row.
+MONTH_SLACK = timedelta(days=4)
+
+
+@dataclass
+class Tally:
+    enrolled: int = 0
+    scheduled: int = 0
+    skipped: int = 0
+    exited: int = 0
+    completed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    suppressed: int = 0
+    failed: int = 0
+    expired: int = 0
+
+    def add(self, other: "Tally") -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass
+class TickSummary:
+    now: datetime
+    dry_run: bool = False
+    by_cadence: dict[str, Tally] = field(default_factory=dict)
+
+    def tally(self, key: str) -> Tally:
+        return self.by_cadence.setdefault(key, Tally())
+
+    @property
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.by_cadence.values():
+            total.add(tally)
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            **asdict(self.total),
+            "reguas": {key: asdict(tally) for key, tally in sorted(self.by_cadence.items())},
+        }
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def tick(*, now: datetime | None = None, dry_run: bool = False, send: bool = True) -> TickSummary:
+    """Run one tick as of `now`. With dry_run, everything is computed and rolled back."""
+    now = now or timezone.now()
+    summary = TickSummary(now=now, dry_run=dry_run)
+    if not dry_run:
+        _run(now, summary, send=send, dry_run=False)
+        return summary
+    try:
+        with transaction.atomic():
+            _run(now, summary, send=send, dry_run=True)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return summary
+
+
+def _run(now: datetime, summary: TickSummary, *, send: bool, dry_run: bool) -> None:
+    for cadence in Cadence.objects.filter(status=CadenceStatus.ACTIVE).order_by("-priority", "id"):
+        with transaction.atomic():
+            if not _lock(cadence):
+                continue  # another tick has this régua right now
+            cadence_tick(cadence, now=now, tally=summary.tally(cadence.key))
+    if send:
+        from .sending import send_due
+
+        send_due(now=now, summary=summary, dry_run=dry_run)
+
+
+def _lock(cadence: Cadence) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite serialises writers already
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x52E6, cadence.pk])
+        return bool(cursor.fetchone()[0])
+
+
+def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
+    """The phases of a tick for one régua, in order:
+
+    1. enroll the entries of its trigger since its watermark;
+    2. record goals reached and exit those enrollments (cancelling what is unsent);
+    3. create the deliveries that fell due for each step;
+    4. mark finished passages completed (they free the contact for re-entry).
+    """
+    since = cadence.enrolled_through or cadence.activated_at or now
+    steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
+    if since < now:
+        tally.enrolled += _enroll(cadence, since, now)
+        tally.exited += _goals(cadence, since, now)
+    for step in steps:
+        scheduled, skipped = _schedule(cadence, step, now)
+        tally.scheduled += scheduled
+        tally.skipped += skipped
+    tally.completed += _complete(cadence, steps, now)
+    if since < now:
+        Cadence.objects.filter(pk=cadence.pk).update(enrolled_through=now)
+        cadence.enrolled_through = now
+
+
+# 1. Enrollment ---------------------------------------------------------------------------
+
+
+def _enroll(cadence: Cadence, since: datetime, now: datetime) -> int:
+    entries = _entries(cadence, since, now)
+    if cadence.reentry != Reentry.EACH_OCCURRENCE or cadence.trigger_kind == "attribute":
+        entries = _first_per_contact(entries)
+    created = timezone.now()
+    rows = (
+        (
+            cadence.pk,
+            entry.contact_id,
+            entry.occurrence,
+            entry.entered_at,
+            cadence.in_holdout(entry.contact_id),
+            EnrollmentStatus.ACTIVE,
+            entry.event_id,
+            "",
+            created,
+            created,
+        )
+        for entry in entries
+    )
+    fields = [
+        "cadence_id",
+        "contact_id",
+        "occurrence",
+        "entered_at",
+        "holdout",
+        "status",
+        "trigger_event_id",
+        "exit_reason",
+        "created_at",
+        "updated_at",
+    ]
+    return sum(
+        insert_many(Enrollment, fields, chunk, ignore_conflicts=True) for chunk in _chunks(rows)
+    )
+
+
+def _entries(cadence: Cadence, since: datetime, now: datetime) -> Iterable[triggers.Entry]:
+    trigger = cadence.trigger
+    kind = cadence.trigger_kind
+    audience = conditions.to_q(cadence.audience, today=now.date())
+    # Who may enter, as seen from a row whose contact is OuterRef(ref): in the audience,
+    # and not already in the régua as the re-entry policy reads it.
+    enrolled = Enrollment.objects.filter(cadence=cadence)
+    if cadence.reentry == Reentry.AFTER_EXIT or (
+        kind == "attribute" and cadence.reentry == Reentry.EACH_OCCURRENCE
+    ):
+        enrolled = enrolled.filter(status=EnrollmentStatus.ACTIVE)
+    exclude_enrolled = cadence.reentry != Reentry.EACH_OCCURRENCE or kind == "attribute"
+
+    def who(ref: str) -> Q:
+        q = Q()
+        if audience:
+            q &= Q(Exists(Contact.objects.filter(audience, pk=OuterRef(ref))))
+        if exclude_enrolled:
+            q &= ~Q(Exists(enrolled.filter(contact_id=OuterRef(ref))))
+        return q
+
+    contacts = Contact.objects.filter(who("pk")).order_by()
+    if kind == "event":
+        return triggers.event_entries(trigger, since, now, who("contact_id"))
+    if kind == "inactivity":
+        return triggers.inactivity_entries(trigger, since, now, who("contact_id"))
+    if kind == "date":
+        return triggers.date_entries(trigger, since, now, contacts)
+    if kind == "calendar":
+        return triggers.calendar_entries(trigger, since, now, contacts)
+    if kind == "attribute":
+        return triggers.attribute_entries(now, contacts)
+    return []  # manual: enrolled by cadence_enroll()
+
+
+def _first_per_contact(entries: Iterable[triggers.Entry]) -> Iterator[triggers.Entry]:
+    first: dict[int, triggers.Entry] = {}
+    for entry in entries:
+        known = first.get(entry.contact_id)
+        if known is None or entry.entered_at < known.entered_at:
+            first[entry.contact_id] = entry
+    return iter(first.values())
+
+
+def _chunks(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
+    chunk: list[tuple] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= INSERT_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# 2. Goals and exits ----------------------------------------------------------------------
+
+
+def _goals(cadence: Cadence, since: datetime, now: datetime) -> int:
+    """Record when enrollments reached the goal; end those that met the exit event."""
+    goal = cadence.goal or cadence.exit_goal or {}
+    if goal.get("event"):
+        after_entry = _after_entry(goal, since, now)
+        _reached(cadence, goal, since, now).filter(goal_at__isnull=True).update(
+            goal_at=after_entry.values("occurred_at")[:1]
+        )
+    exit_on = cadence.exit_goal or {}
+    if not exit_on.get("event"):
+        return 0
+    exited = (
+        _reached(cadence, exit_on, since, now)
+        .filter(status=EnrollmentStatus.ACTIVE)
+        .update(status=EnrollmentStatus.EXITED, exited_at=now, exit_reason="goal")
+    )
+    if exited:
+        Delivery.objects.filter(
+            cadence=cadence,
+            status=DeliveryStatus.SCHEDULED,
+            enrollment__status=EnrollmentStatus.EXITED,
+        ).update(status=DeliveryStatus.CANCELLED, reason="exit event", updated_at=now)
+    return exited
+
+
+def _recent(spec: dict, since: datetime, now: datetime) -> Any:
+    return Event.objects.filter(
+        name=spec["event"],
+        occurred_at__gt=since - triggers.EVENT_LATENESS,
+        occurred_at__lte=now,
+        **{f"properties__{k}": v for k, v in (spec.get("where") or {}).items()},
+    )
+
+
+def _after_entry(spec: dict, since: datetime, now: datetime) -> Any:
+    return (
+        _recent(spec, since, now)
+        .filter(contact_id=OuterRef("contact_id"), occurred_at__gt=OuterRef("entered_at"))
+        .order_by("occurred_at")
+    )
+
+
+def _reached(cadence: Cadence, spec: dict, since: datetime, now: datetime) -> Any:
+    """Enrollments whose contact did `spec` after entering, seen from recent events only."""
+    return Enrollment.objects.filter(
+        cadence=cadence, contact_id__in=_recent(spec, since, now).values("contact_id")
+    ).filter(Exists(_after_entry(spec, since, now)))
+
+
+# 3. Scheduling ---------------------------------------------------------------------------
+
+
+def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
+    """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped)."""
+    offset = step.parsed_offset
+    lower = step.scheduled_through or step.created_at
+    slack = triggers.EVENT_LATENESS + (MONTH_SLACK if offset.unit == "mo" else timedelta(0))
+    start, end = (
+        step.entered_by(lower) - slack,
+        step.entered_by(now) + slack - triggers.EVENT_LATENESS,
+    )
+    if end <= start:
+        return 0, 0
+    pending = (
+        Enrollment.objects.filter(
+            cadence=cadence,
+            status=EnrollmentStatus.ACTIVE,
+            holdout=False,
+            entered_at__gt=start,
+            entered_at__lte=end,
+        )
+        .exclude(Exists(Delivery.objects.filter(enrollment=OuterRef("pk"), step=step)))
+        .order_by()
+    )
+    condition = conditions.to_q(step.condition, today=now.date())
+    if condition:
+        pending = pending.annotate(
+            ok=Exists(Contact.objects.filter(condition, pk=OuterRef("contact_id")))
+        )
+        rows = pending.values_list("pk", "contact_id", "entered_at", "contact__time_zone", "ok")
+    else:
+        rows = pending.values_list("pk", "contact_id", "entered_at", "contact__time_zone")
+    ab = any(isinstance(m, dict) and m.get("subject_b") for m in (step.message or {}).values())
+    created = timezone.now()
+    scheduled = skipped = 0
+    out: list[tuple] = []
+    for row in rows.iterator(chunk_size=5000):
+        enrollment_id, contact_id, entered_at, zone = row[:4]
+        ok = row[4] if condition else True
+        due = step.due_for(entered_at)
+        if due > now:
+            continue
+        if step.rescheduled_at and due < step.rescheduled_at:
+            due = step.rescheduled_at
+        if step.window:
+            due = into_window(due, ZoneInfo(zone), step.window)
+        status = DeliveryStatus.SCHEDULED if ok else DeliveryStatus.SKIPPED
+        variant = _variant(enrollment_id, step.key) if ab else "a"
+        out.append(
+            (
+                enrollment_id,
+                step.pk,
+                cadence.pk,
+                contact_id,
+                step.channel,
+                status,
+                due,
+                variant,
+                "" if ok else "condition not met",
+                0,
+                created,
+                created,
+            )
+        )
+        if ok:
+            scheduled += 1
+        else:
+            skipped += 1
+    fields = [
+        "enrollment_id",
+        "step_id",
+        "cadence_id",
+        "contact_id",
+        "channel",
+        "status",
+        "due_at",
+        "variant",
+        "reason",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
+    inserted = sum(
+        insert_many(Delivery, fields, chunk, ignore_conflicts=True) for chunk in _chunks(out)
+    )
+    if inserted != scheduled + skipped:
+        # Another tick created some of them first: count what this one created.
+        scheduled = max(inserted - skipped, 0)
+    Step.objects.filter(pk=step.pk).update(scheduled_through=now)
+    step.scheduled_through = now
+    return scheduled, skipped
+
+
+def into_window(moment: datetime, zone: ZoneInfo, window: tuple[time, time]) -> datetime:
+    """The first instant at or after `moment` inside the daily window (contact's local time)."""
+    start, end = window
+    local = moment.astimezone(zone)
+    clock = local.time()
+    if start <= end:
+        if start <= clock < end:
+            return moment
+        day = local.date() if clock < start else local.date() + timedelta(days=1)
+    else:  # a window across midnight, e.g. 22:00–02:00
+        if clock >= start or clock < end:
+            return moment
+        day = local.date()
+    return datetime.combine(day, start, tzinfo=zone)
+
+
+def _variant(enrollment_id: int, step_key: str) -> str:
+    digest = hashlib.blake2b(f"{enrollment_id}:{step_key}".encode(), digest_size=2).digest()
+    return "ab"[digest[0] & 1]
+
+
+# 4. Completion ---------------------------------------------------------------------------
+
+
+def _complete(cadence: Cadence, steps: list[Step], now: datetime) -> int:
+    last = max((step.parsed_offset for step in steps), default=None, key=lambda o: o.approx_minutes)
+    finished_before = last.before(now) if last else now
+    unfinished = Delivery.objects.filter(
+        enrollment=OuterRef("pk"),
+        status__in=[DeliveryStatus.SCHEDULED, DeliveryStatus.SENDING],
+    )
+    return (
+        Enrollment.objects.filter(
+            cadence=cadence, status=EnrollmentStatus.ACTIVE, entered_at__lte=finished_before
+        )
+        .exclude(Exists(unfinished))
+        .update(status=EnrollmentStatus.COMPLETED, exited_at=now, exit_reason="completed")
+    )

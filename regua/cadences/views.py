@@ -1,0 +1,330 @@
+"""The régua pages: list, the ruler (editor and report), step editor, preview, outbox."""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from regua.users.models import Role, User
+
+from .context import build as build_contexts
+from .forms import CadenceForm, StepForm, YamlImportForm
+from .models import (
+    Cadence,
+    CadenceStatus,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    OutboxMessage,
+    Step,
+)
+from .preview import cadence_preview, default_start
+from .rendering import render_message
+from .report import cadence_funnel, cadence_uplift
+from .ruler import ruler_marks
+from .yaml_io import (
+    CadenceError,
+    cadence_export,
+    cadence_import,
+    cadence_set_status,
+    step_apply,
+)
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+
+
+def _can_edit(user: User) -> bool:
+    return user.is_authenticated and (user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER))
+
+
+editor_required = user_passes_test(_can_edit)
+
+
+@login_required
+def cadence_list(request: HttpRequest) -> HttpResponse:
+    cadences = Cadence.objects.exclude(status=CadenceStatus.ARCHIVED).annotate(
+        step_count=Count("steps", filter=Q(steps__archived_at__isnull=True), distinct=True)
+    )
+    entered = dict(
+        Enrollment.objects.values("cadence").annotate(n=Count("id")).values_list("cadence", "n")
+    )
+    sent = dict(
+        Delivery.objects.filter(status=DeliveryStatus.SENT)
+        .values("cadence")
+        .annotate(n=Count("id"))
+        .values_list("cadence", "n")
+    )
+    rows = [(c, entered.get(c.pk, 0), sent.get(c.pk, 0)) for c in cadences]
+    return render(
+        request,
+        "cadences/list.html",
+        {
+            "rows": rows,
+            "form": YamlImportForm(),
+            "can_edit": _can_edit(request.user),
+            "archived": Cadence.objects.filter(status=CadenceStatus.ARCHIVED).count(),
+        },
+    )
+
+
+@editor_required
+@require_POST
+def cadence_import_view(request: HttpRequest) -> HttpResponse:
+    form = YamlImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            cadence, created = cadence_import(form.text())
+        except CadenceError as error:
+            for problem in error.problems:
+                messages.error(request, problem)
+            return redirect("cadences:list")
+        messages.success(
+            request,
+            (_("Régua %(name)s created.") if created else _("Régua %(name)s updated."))
+            % {"name": cadence.name},
+        )
+        return redirect("cadences:detail", key=cadence.key)
+    return redirect("cadences:list")
+
+
+@editor_required
+@require_POST
+def install_defaults(request: HttpRequest) -> HttpResponse:
+    installed = 0
+    for path in sorted(DEFAULTS_DIR.glob("*.yaml")):
+        if not Cadence.objects.filter(key=path.stem).exists():
+            cadence_import(path.read_text("utf-8"))
+            installed += 1
+    messages.success(request, _("%(n)d default réguas installed as drafts.") % {"n": installed})
+    return redirect("cadences:list")
+
+
+@editor_required
+def cadence_new(request: HttpRequest) -> HttpResponse:
+    form = CadenceForm(request.POST or None, initial={"priority": 50, "conversion_days": 30})
+    if request.method == "POST" and form.is_valid():
+        document = form.cleaned_data["document"]
+        document["marketing"] = form.cleaned_data["marketing"]
+        document["description"] = form.cleaned_data["description"]
+        import yaml
+
+        cadence, _created = cadence_import(yaml.safe_dump(document, allow_unicode=True))
+        return redirect("cadences:detail", key=cadence.key)
+    return render(request, "cadences/settings.html", {"form": form, "cadence": None})
+
+
+@editor_required
+def cadence_settings(request: HttpRequest, key: str) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    form = CadenceForm(
+        request.POST or None, cadence=cadence, initial=CadenceForm.initial_for(cadence)
+    )
+    if request.method == "POST" and form.is_valid():
+        document = form.cleaned_data["document"]
+        cadence.name = document["name"]
+        cadence.description = form.cleaned_data["description"]
+        cadence.objective = document["objective"]
+        cadence.priority = document["priority"]
+        cadence.marketing = form.cleaned_data["marketing"]
+        cadence.holdout_percent = document["holdout_percent"]
+        cadence.reentry = document["reentry"]
+        cadence.conversion_days = document["conversion_days"]
+        cadence.trigger = document["trigger"]
+        cadence.audience = document["audience"]
+        cadence.exit_goal = document["exit"]
+        cadence.goal = document["goal"]
+        cadence.save()
+        messages.success(request, _("Saved."))
+        return redirect("cadences:detail", key=cadence.key)
+    return render(request, "cadences/settings.html", {"form": form, "cadence": cadence})
+
+
+@login_required
+def cadence_detail(request: HttpRequest, key: str) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
+    return render(
+        request,
+        "cadences/detail.html",
+        {
+            "cadence": cadence,
+            "marks": ruler_marks(steps),
+            "funnel": cadence_funnel(cadence),
+            "uplift": cadence_uplift(cadence),
+            "can_edit": _can_edit(request.user),
+            "statuses": CadenceStatus,
+        },
+    )
+
+
+@editor_required
+@require_POST
+def cadence_status(request: HttpRequest, key: str) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    status = request.POST.get("status", "")
+    if status not in CadenceStatus.values:
+        raise Http404
+    cadence_set_status(cadence, status)
+    messages.success(
+        request, _("Régua is now %(status)s.") % {"status": cadence.get_status_display().lower()}
+    )
+    return redirect("cadences:detail", key=cadence.key)
+
+
+@login_required
+def cadence_yaml(request: HttpRequest, key: str) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    response = HttpResponse(cadence_export(cadence), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{cadence.key}.yaml"'
+    return response
+
+
+@editor_required
+def step_edit(request: HttpRequest, key: str, step_key: str | None = None) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    step = get_object_or_404(Step, cadence=cadence, key=step_key) if step_key else None
+    initial = StepForm.initial_for(step) if step else {"offset": "0", "channel": "email"}
+    form = StepForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        spec = form.cleaned_data["spec"]
+        taken = cadence.steps.filter(key=spec["key"]).exclude(pk=getattr(step, "pk", None))
+        if taken.exists():
+            form.add_error("key", _("Another step of this régua has this key."))
+            return render(
+                request, "cadences/step.html", {"form": form, "cadence": cadence, "step": step}
+            )
+        if step is None:
+            step = Step(cadence=cadence, key=spec["key"])
+            position = cadence.steps.count()
+        else:
+            step.key = spec["key"]
+            position = None
+        step_apply(step, spec, position=position)
+        _reorder(cadence)
+        messages.success(request, _("Step saved."))
+        return redirect("cadences:detail", key=cadence.key)
+    return render(request, "cadences/step.html", {"form": form, "cadence": cadence, "step": step})
+
+
+def _reorder(cadence: Cadence) -> None:
+    """Positions follow the offsets: the ruler reads left to right in time."""
+    steps = list(cadence.steps.filter(archived_at__isnull=True))
+    steps.sort(key=lambda s: (s.parsed_offset.approx_minutes, s.position, s.pk))
+    for position, step in enumerate(steps):
+        if step.position != position:
+            Step.objects.filter(pk=step.pk).update(position=position)
+
+
+@editor_required
+@require_POST
+def step_archive(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
+    step = get_object_or_404(Step, cadence__key=key, key=step_key)
+    step.archived_at = timezone.now()
+    step.save(update_fields=["archived_at", "updated_at"])
+    Delivery.objects.filter(step=step, status=DeliveryStatus.SCHEDULED).update(
+        status=DeliveryStatus.CANCELLED, reason="step removed"
+    )
+    messages.success(request, _("Step removed; what it already sent stays in the report."))
+    return redirect("cadences:detail", key=key)
+
+
+@login_required
+def cadence_preview_view(request: HttpRequest, key: str) -> HttpResponse:
+    cadence = get_object_or_404(Cadence, key=key)
+    backtest = request.GET.get("period") == "past"
+    preview = cadence_preview(cadence, start=default_start(backtest))
+    return render(
+        request,
+        "cadences/preview.html",
+        {"cadence": cadence, "preview": preview, "backtest": backtest},
+    )
+
+
+@editor_required
+@require_POST
+def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
+    """Render a step for a real contact and send it to the signed-in user."""
+    from regua.customers.models import Contact
+
+    from .channels import Outgoing, backend_for
+
+    step = get_object_or_404(Step.objects.select_related("cadence"), cadence__key=key, key=step_key)
+    contact_id = request.POST.get("contact", "")
+    contacts = Contact.objects.select_related("owner")
+    contact = (
+        (contacts.filter(pk=contact_id).first() if contact_id.isdigit() else None)
+        or contacts.filter(enrollments__cadence=step.cadence).first()
+        or contacts.first()
+    )
+    if contact is None:
+        messages.error(request, _("There is no contact to render the message for."))
+        return redirect("cadences:detail", key=key)
+    probe = Delivery(
+        id=0,
+        contact=contact,
+        step=step,
+        cadence=step.cadence,
+        enrollment=Enrollment(trigger_event_id=None),
+        channel=step.channel,
+    )
+    context = build_contexts([probe], timezone.now())[0]
+    rendered = render_message(step.channel, step.message, contact.language, context)
+    if step.channel == "email" and request.user.email:
+        backend = backend_for("email")
+        result = backend.send(
+            Outgoing(
+                delivery_id=0,
+                channel="email",
+                to=request.user.email,
+                subject=f"[{_('Test')}] {rendered.subject}",
+                text=rendered.text,
+                html=rendered.html,
+                message_id=f"<regua.test.{timezone.now().timestamp()}@regua>",
+            )
+        )
+        backend.close()
+        if result.outcome == "sent":
+            messages.success(
+                request,
+                _("Test sent to %(email)s, rendered for %(name)s.")
+                % {"email": request.user.email, "name": contact.name},
+            )
+        else:
+            messages.error(
+                request, _("The test was not sent: %(reason)s") % {"reason": result.reason}
+            )
+    return render(
+        request,
+        "cadences/test_send.html",
+        {"cadence": step.cadence, "step": step, "contact": contact, "rendered": rendered},
+    )
+
+
+@login_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    rows = OutboxMessage.objects.order_by("-created_at", "-id")
+    channel = request.GET.get("channel", "")
+    if channel:
+        rows = rows.filter(channel=channel)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "cadences/outbox.html", {"page": page, "channel": channel})
+
+
+@login_required
+def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(OutboxMessage, pk=pk)
+    if request.GET.get("raw") == "html":
+        response = HttpResponse(message.html)
+        # Shown inside a sandboxed frame: no scripts, no forms, no navigation of the app.
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+        )
+        return response
+    return render(request, "cadences/outbox_message.html", {"message": message})
