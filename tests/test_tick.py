@@ -1,0 +1,578 @@
+"""The tick as of an instant: every trigger kind, exits, re-entry, holdout, guards, edits.
+
+Time is a parameter: each test activates a régua at T0 (frozen with time-machine) and
+ticks at chosen instants. The outbox backend stands in for the channels here; the real
+SMTP conversation is in test_sending_smtp.py.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from io import StringIO
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from regua.agenda.models import Task
+from regua.cadences.models import (
+    Cadence,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    OutboxMessage,
+    Suppression,
+)
+from regua.cadences.tick import into_window, tick
+from regua.cadences.yaml_io import cadence_import, cadence_set_status
+from regua.customers.models import Consent, Contact
+from regua.events.ingest import fingerprint
+from regua.events.models import Event
+
+pytestmark = pytest.mark.django_db
+
+SP = ZoneInfo("America/Sao_Paulo")
+MANAUS = ZoneInfo("America/Manaus")
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SP)  # a Monday, 10:00 in São Paulo
+
+MESSAGE = """
+    message:
+      pt-br:
+        subject: "Olá, {{ contact.first_name }}"
+        body: "Oi, {{ contact.first_name }}!"
+      en:
+        subject: "Hello, {{ contact.first_name }}"
+        body: "Hi, {{ contact.first_name }}!"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _engine_settings(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "regua.cadences.channels.outbox.EmailBackend"
+    settings.REGUA_QUIET_HOURS = "21:00-08:00"
+    settings.REGUA_FREQUENCY_CAP = 3
+    settings.REGUA_FREQUENCY_DAYS = 7
+    import regua.cadences.context as context
+
+    context._popular_cache = None
+
+
+def regua(
+    trigger: str,
+    steps: str = "",
+    *,
+    key: str = "teste",
+    extra: str = "",
+    at: datetime = T0,
+    activate: bool = True,
+) -> Cadence:
+    """A régua from YAML, activated at `at`."""
+    steps = (
+        steps
+        or f"""
+  - key: primeiro
+    offset: 0
+    channel: email
+{MESSAGE}"""
+    )
+    document = f"""
+key: {key}
+name: Régua de teste {key}
+objective: retention
+trigger: {trigger}
+{extra}
+steps:
+{steps}
+"""
+    cadence, _created = cadence_import(document)
+    if activate:
+        with time_machine.travel(at, tick=False):
+            cadence_set_status(cadence, "active")
+    cadence.refresh_from_db()
+    return cadence
+
+
+@pytest.fixture
+def customer(make_contact: Callable[..., Contact]) -> Callable[..., Contact]:
+    """A contact who agreed to e-mail (and, if asked, to other channels)."""
+
+    def make(channels: tuple[str, ...] = ("email",), **fields: Any) -> Contact:
+        contact = make_contact(**fields)
+        for channel in channels:
+            Consent.objects.create(
+                contact=contact,
+                channel=channel,
+                status="granted",
+                recorded_at=T0 - timedelta(days=90),
+            )
+        return contact
+
+    return make
+
+
+def event(contact: Contact, name: str, at: datetime, **properties: Any) -> Event:
+    ident = f"{contact.pk}:{name}:{at.isoformat()}"
+    return Event.objects.create(
+        contact=contact,
+        name=name,
+        occurred_at=at,
+        properties=properties,
+        fingerprint=fingerprint(ident, {})[0],
+    )
+
+
+def sent_to(contact: Contact) -> list[str]:
+    return list(
+        OutboxMessage.objects.filter(to=contact.email)
+        .order_by("id")
+        .values_list("subject", flat=True)
+    )
+
+
+# Event triggers and idempotency ---------------------------------------------------------
+
+
+def test_a_signup_event_enrolls_and_sends_the_day_0_message_once(customer) -> None:  # type: ignore[no-untyped-def]
+    # given an active régua on signup and a customer who signs up after activation
+    regua("{kind: event, event: signup}")
+    clara = customer(first_name="Clara")
+    event(clara, "signup", T0 + timedelta(minutes=5))
+    # when the tick runs twice at the same instant
+    first = tick(now=T0 + timedelta(minutes=6))
+    second = tick(now=T0 + timedelta(minutes=6))
+    # then she is enrolled once and gets one welcome
+    assert (first.total.enrolled, first.total.scheduled, first.total.sent) == (1, 1, 1)
+    assert (second.total.enrolled, second.total.scheduled, second.total.sent) == (0, 0, 0)
+    assert sent_to(clara) == ["Olá, Clara"]
+    assert Enrollment.objects.get().occurrence.startswith("e")
+
+
+def test_events_before_activation_or_not_matching_the_filter_enroll_nobody(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: upgrade, where: {plan: pro}}")
+    old, basic, pro = customer(), customer(), customer()
+    event(old, "upgrade", T0 - timedelta(days=2), plan="pro")
+    event(basic, "upgrade", T0 + timedelta(minutes=1), plan="basic")
+    event(pro, "upgrade", T0 + timedelta(minutes=1), plan="pro")
+    tick(now=T0 + timedelta(minutes=2))
+    assert list(Enrollment.objects.values_list("contact_id", flat=True)) == [pro.pk]
+
+
+def test_an_event_reported_a_little_late_still_enrolls(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+    clara = customer()
+    tick(now=T0 + timedelta(minutes=10))
+    # the shop reports at 10:20 a signup that happened at 10:05 (before the last tick)
+    event(clara, "signup", T0 + timedelta(minutes=5))
+    tick(now=T0 + timedelta(minutes=20))
+    assert sent_to(clara) == ["Olá, Cliente"]
+
+
+def test_the_tick_command_prints_one_json_summary_line_and_dry_run_writes_nothing(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+    clara = customer()
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    out = StringIO()
+    now = (T0 + timedelta(minutes=2)).isoformat()
+    call_command("tick", "--now", now, "--dry-run", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary["dry_run"] is True
+    assert (summary["enrolled"], summary["scheduled"], summary["sent"]) == (1, 1, 1)
+    assert summary["reguas"]["teste"]["enrolled"] == 1
+    assert not Enrollment.objects.exists() and not Delivery.objects.exists()
+    assert not OutboxMessage.objects.exists()
+    assert Cadence.objects.get().enrolled_through == T0  # the watermark did not move
+    out = StringIO()
+    call_command("tick", "--now", now, stdout=out)
+    assert json.loads(out.getvalue())["sent"] == 1
+    assert len(sent_to(clara)) == 1
+
+
+def test_the_tick_is_set_based_the_query_count_does_not_grow_with_contacts(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+
+    def queries_for(n: int, at: datetime) -> int:
+        for _ in range(n):
+            event(customer(), "signup", at - timedelta(minutes=1))
+        with CaptureQueriesContext(connection) as captured:
+            tick(now=at, send=False)
+        return len(captured)
+
+    assert queries_for(3, T0 + timedelta(hours=1)) == queries_for(60, T0 + timedelta(hours=2))
+
+
+# Yearly dates, calendar dates, inactivity, attributes -----------------------------------
+
+
+def test_birthdays_enter_at_the_local_hour_in_each_time_zone(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: date, attribute: birth_date, hour: 9}", extra="reentry: each_occurrence")
+    paulista = customer(birth_date=date(1990, 3, 5), time_zone="America/Sao_Paulo")
+    manauara = customer(birth_date=date(1985, 3, 5), time_zone="America/Manaus")
+    customer(birth_date=date(1990, 3, 6))
+    # 09:30 in São Paulo is 08:30 in Manaus: only the paulista has reached 9 o'clock
+    tick(now=datetime(2026, 3, 5, 9, 30, tzinfo=SP))
+    assert set(Enrollment.objects.values_list("contact_id", flat=True)) == {paulista.pk}
+    tick(now=datetime(2026, 3, 5, 9, 30, tzinfo=MANAUS))
+    entered = dict(Enrollment.objects.values_list("contact_id", "entered_at"))
+    assert entered == {
+        paulista.pk: datetime(2026, 3, 5, 9, tzinfo=SP),
+        manauara.pk: datetime(2026, 3, 5, 9, tzinfo=MANAUS),
+    }
+    assert set(Enrollment.objects.values_list("occurrence", flat=True)) == {"2026"}
+    # next year they enter again (each occurrence)
+    tick(now=datetime(2027, 3, 5, 12, 0, tzinfo=SP))
+    assert Enrollment.objects.filter(occurrence="2027").count() == 2
+
+
+def test_someone_born_on_29_february_celebrates_on_the_28th_in_common_years(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: date, attribute: birth_date, hour: 9}", at=datetime(2026, 2, 1, tzinfo=SP))
+    leap = customer(birth_date=date(2000, 2, 29))
+    tick(now=datetime(2026, 2, 28, 10, 0, tzinfo=SP))
+    assert Enrollment.objects.get().contact_id == leap.pk
+
+
+def test_the_catch_up_tick_enrolls_a_whole_backlog_of_birthdays_once(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: date, attribute: birth_date, hour: 9}", at=datetime(2026, 1, 1, tzinfo=SP))
+    people = [customer(birth_date=date(1980 + n, 1 + n % 12, 1 + n % 27)) for n in range(24)]
+    summary = tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False)
+    assert summary.total.enrolled == len(people)
+    assert summary.total.scheduled == len(people)
+    assert tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False).total.enrolled == 0
+
+
+@pytest.mark.parametrize(
+    ("rule", "day"),
+    [
+        ("mothers_day", date(2027, 5, 9)),
+        ("fathers_day", date(2027, 8, 8)),
+        ("customer_day", date(2027, 9, 15)),
+        ("black_friday", date(2027, 11, 26)),
+        ("christmas", date(2027, 12, 25)),
+        ("06-12", date(2027, 6, 12)),
+    ],
+)
+def test_calendar_rules_enroll_their_audience_on_the_brazilian_date(
+    customer, rule: str, day: date
+) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2027, 1, 1, tzinfo=SP)
+    regua(
+        f"{{kind: calendar, rule: '{rule}', hour: 9}}",
+        extra="audience:\n  - {field: gender, op: eq, value: female}",
+        at=start,
+    )
+    maria = customer(gender="female")
+    customer(gender="male")
+    tick(
+        now=datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=SP).replace(
+            hour=12
+        )
+    )
+    assert not Enrollment.objects.exists()
+    tick(now=datetime.combine(day, datetime.min.time(), tzinfo=SP).replace(hour=9, minute=1))
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.contact_id, enrollment.occurrence) == (maria.pk, day.isoformat())
+
+
+def test_inactivity_enrolls_who_went_silent_for_n_days_and_only_then(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: inactivity, days: 30, events: [login, purchase]}",
+        extra="reentry: after_exit",
+        at=T0,
+    )
+    quiet, active, never_active = customer(), customer(), customer()
+    event(quiet, "login", T0 - timedelta(days=20))
+    event(active, "login", T0 - timedelta(days=20))
+    event(active, "login", T0 + timedelta(days=5))
+    event(never_active, "product_viewed", T0 - timedelta(days=20))  # not a counted kind
+    tick(now=T0 + timedelta(days=9))
+    assert not Enrollment.objects.exists()  # 29 days of silence so far
+    tick(now=T0 + timedelta(days=10, hours=1))
+    enrollment = Enrollment.objects.get()
+    assert enrollment.contact_id == quiet.pk
+    assert enrollment.entered_at == T0 - timedelta(days=20) + timedelta(days=30)
+
+
+def test_an_attribute_trigger_enrolls_the_audience_once(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: attribute}",
+        extra="audience:\n  - {field: stage, op: eq, value: inactive}\n  - {field: tags, op: not_has, value: vip}",
+    )
+    dormant = customer(stage="inactive")
+    customer(stage="customer")
+    tick(now=T0 + timedelta(hours=1))
+    tick(now=T0 + timedelta(days=3))
+    assert list(Enrollment.objects.values_list("contact_id", flat=True)) == [dormant.pk]
+    # a contact who becomes inactive later enters on the next tick
+    later = customer(stage="inactive")
+    tick(now=T0 + timedelta(days=4))
+    assert Enrollment.objects.filter(contact=later).count() == 1
+
+
+# Steps over time, windows, exits, re-entry, holdout -------------------------------------
+
+
+STEPS_0_15_40 = f"""
+  - key: boas-vindas
+    offset: 0
+    channel: email
+{MESSAGE}
+  - key: experiencia
+    offset: 15d
+    window: {{start: "09:00", end: "18:00"}}
+    channel: email
+{MESSAGE}
+  - key: ligacao
+    offset: 40d
+    channel: task
+    task: {{kind: call, due_days: 2}}
+    message:
+      pt-br: {{subject: "Ligar para {{{{ contact.name }}}}", body: "Alinhamento"}}
+"""
+
+
+def test_each_step_goes_out_at_its_offset_inside_its_window_and_the_call_becomes_a_task(  # type: ignore[no-untyped-def]
+    customer, alice
+) -> None:
+    regua("{kind: event, event: signup}", STEPS_0_15_40)
+    clara = customer(first_name="Clara", owner=alice)
+    signup = T0 + timedelta(hours=9)  # 19:00 local: outside the day-15 window
+    event(clara, "signup", signup)
+    tick(now=signup + timedelta(minutes=1))
+    tick(now=signup + timedelta(days=15, minutes=1))
+    day15 = Delivery.objects.get(step__key="experiencia")
+    assert day15.due_at == datetime(2026, 3, 18, 9, 0, tzinfo=SP)  # next window opening
+    assert day15.status == DeliveryStatus.SCHEDULED
+    tick(now=datetime(2026, 3, 18, 9, 5, tzinfo=SP))
+    assert sent_to(clara) == ["Olá, Clara", "Olá, Clara"]
+    tick(now=signup + timedelta(days=40, minutes=1))
+    task = Task.objects.get()
+    assert (task.owner, task.contact, task.kind) == (alice, clara, "call")
+    assert task.title == f"Ligar para {clara.name}"
+    assert task.due_on == date(2026, 4, 13)
+    tick(now=signup + timedelta(days=41))
+    assert Enrollment.objects.get().status == EnrollmentStatus.COMPLETED
+
+
+def test_month_offsets_are_calendar_months(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: event, event: signup}",
+        f"""
+  - key: nps
+    offset: 3mo
+    channel: email
+{MESSAGE}""",
+        at=datetime(2026, 1, 1, tzinfo=SP),
+    )
+    clara = customer()
+    event(clara, "signup", datetime(2026, 1, 31, 12, 0, tzinfo=SP))
+    tick(now=datetime(2026, 1, 31, 13, 0, tzinfo=SP))
+    tick(now=datetime(2026, 4, 29, 13, 0, tzinfo=SP))
+    assert not Delivery.objects.exists()
+    tick(now=datetime(2026, 4, 30, 12, 30, tzinfo=SP))
+    assert Delivery.objects.get().due_at == datetime(2026, 4, 30, 12, 0, tzinfo=SP)
+
+
+def test_the_exit_event_ends_the_passage_and_cancels_what_was_not_sent(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: event, event: product_viewed}",
+        f"""
+  - key: lembrete
+    offset: 2h
+    window: {{start: "09:00", end: "10:00"}}
+    channel: email
+{MESSAGE}""",
+        extra="exit: {event: purchase}\nconversion_days: 7",
+    )
+    clara = customer()
+    event(clara, "product_viewed", T0 + timedelta(hours=1))  # 11:00; due 13:00 → tomorrow 9:00
+    tick(now=T0 + timedelta(hours=3, minutes=1))
+    assert Delivery.objects.get().status == DeliveryStatus.SCHEDULED
+    event(clara, "purchase", T0 + timedelta(hours=5))
+    summary = tick(now=T0 + timedelta(hours=6))
+    assert summary.total.exited == 1
+    enrollment = Enrollment.objects.get()
+    assert enrollment.status == EnrollmentStatus.EXITED
+    assert enrollment.goal_at == T0 + timedelta(hours=5)
+    assert Delivery.objects.get().status == DeliveryStatus.CANCELLED
+    tick(now=T0 + timedelta(days=1, hours=1))
+    assert sent_to(clara) == []
+
+
+def test_reentry_never_versus_each_occurrence(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: product_viewed}", key="uma-vez")
+    regua("{kind: event, event: product_viewed}", key="sempre", extra="reentry: each_occurrence")
+    clara = customer()
+    event(clara, "product_viewed", T0 + timedelta(minutes=1), sku="A")
+    tick(now=T0 + timedelta(minutes=2), send=False)
+    event(clara, "product_viewed", T0 + timedelta(minutes=3), sku="B")
+    event(clara, "product_viewed", T0 + timedelta(minutes=4), sku="C")
+    tick(now=T0 + timedelta(minutes=5), send=False)
+    assert Enrollment.objects.filter(cadence__key="uma-vez").count() == 1
+    assert Enrollment.objects.filter(cadence__key="sempre").count() == 3
+
+
+def test_the_holdout_is_a_stable_share_that_gets_nothing(customer) -> None:  # type: ignore[no-untyped-def]
+    cadence = regua("{kind: event, event: signup}", extra="holdout_percent: 20")
+    people = [customer() for _ in range(200)]
+    for person in people:
+        event(person, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    held = set(Enrollment.objects.filter(holdout=True).values_list("contact_id", flat=True))
+    assert 20 <= len(held) <= 60  # 20% of 200, give or take the draw
+    assert held == {p.pk for p in people if cadence.in_holdout(p.pk)}  # the same draw again
+    assert not Delivery.objects.filter(contact_id__in=held).exists()
+    assert OutboxMessage.objects.count() == 200 - len(held)
+
+
+# Guards at send time ---------------------------------------------------------------------
+
+
+def test_quiet_hours_defer_to_the_next_allowed_minute_in_the_contacts_time_zone(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+    paulista = customer(time_zone="America/Sao_Paulo")
+    manauara = customer(time_zone="America/Manaus")
+    at = datetime(2026, 3, 2, 21, 30, tzinfo=SP)  # 21:30 in SP, 20:30 in Manaus
+    event(paulista, "signup", at - timedelta(minutes=1))
+    event(manauara, "signup", at - timedelta(minutes=1))
+    summary = tick(now=at)
+    assert (summary.total.sent, summary.total.deferred) == (1, 1)
+    assert sent_to(manauara) and not sent_to(paulista)
+    deferred = Delivery.objects.get(contact=paulista)
+    assert deferred.due_at == datetime(2026, 3, 3, 8, 0, tzinfo=SP)
+    assert deferred.reason == "quiet hours"
+    tick(now=datetime(2026, 3, 3, 8, 0, tzinfo=SP))
+    assert len(sent_to(paulista)) == 1
+
+
+def test_the_frequency_cap_defers_the_lower_priority_and_never_drops_it(customer) -> None:  # type: ignore[no-untyped-def]
+    for n, priority in enumerate([90, 80, 70, 10]):
+        regua("{kind: event, event: signup}", key=f"r{n}", extra=f"priority: {priority}")
+    regua("{kind: event, event: signup}", key="recibo", extra="marketing: false\npriority: 0")
+    clara = customer()
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    summary = tick(now=T0 + timedelta(minutes=2))
+    # three marketing messages and the transactional one go; the lowest priority waits
+    assert summary.total.sent == 4 and summary.total.deferred == 1
+    waiting = Delivery.objects.get(status=DeliveryStatus.SCHEDULED)
+    assert waiting.cadence.key == "r3" and waiting.reason == "frequency cap"
+    assert waiting.due_at == T0 + timedelta(minutes=2) + timedelta(days=7, minutes=1)
+    tick(now=waiting.due_at)
+    assert Delivery.objects.get(pk=waiting.pk).status == DeliveryStatus.SENT
+
+
+def test_consent_and_the_suppression_list_hold_messages_back(customer, make_contact) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}", key="marketing")
+    regua("{kind: event, event: signup}", key="transacional", extra="marketing: false")
+    granted = customer()
+    unknown = make_contact()  # never asked: marketing needs consent, transactional does not
+    withdrawn = make_contact()
+    Consent.objects.create(contact=withdrawn, channel="email", status="withdrawn", recorded_at=T0)
+    bounced = customer()
+    Suppression.objects.create(channel="email", address=bounced.email, reason="bounce")
+    for person in (granted, unknown, withdrawn, bounced):
+        event(person, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    status = {
+        (d.contact_id, d.cadence.key): d.status for d in Delivery.objects.select_related("cadence")
+    }
+    assert status == {
+        (granted.pk, "marketing"): "sent",
+        (granted.pk, "transacional"): "sent",
+        (unknown.pk, "marketing"): "suppressed",
+        (unknown.pk, "transacional"): "sent",
+        (withdrawn.pk, "marketing"): "suppressed",
+        (withdrawn.pk, "transacional"): "suppressed",
+        (bounced.pk, "marketing"): "suppressed",
+        (bounced.pk, "transacional"): "suppressed",
+    }
+
+
+def test_a_step_condition_is_checked_when_the_step_falls_due(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: event, event: signup}",
+        f"""
+  - key: so-clientes
+    offset: 1d
+    condition:
+      - {{field: stage, op: eq, value: customer}}
+    channel: email
+{MESSAGE}""",
+    )
+    buyer, lead = customer(stage="lead"), customer(stage="lead")
+    for person in (buyer, lead):
+        event(person, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(hours=1))
+    Contact.objects.filter(pk=buyer.pk).update(stage="customer")  # bought in the meantime
+    summary = tick(now=T0 + timedelta(days=1, hours=1))
+    assert (summary.total.scheduled, summary.total.skipped) == (1, 1)
+    assert len(sent_to(buyer)) == 1 and sent_to(lead) == []
+
+
+def test_a_message_due_long_ago_expires_instead_of_arriving_late(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}", STEPS_0_15_40)
+    clara = customer()
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    # the worker was down for a month: day 15 is two weeks overdue
+    summary = tick(now=T0 + timedelta(days=30))
+    assert summary.total.expired == 1
+    assert Delivery.objects.get(step__key="experiencia").status == DeliveryStatus.EXPIRED
+
+
+# Editing an active régua -----------------------------------------------------------------
+
+
+def test_moving_a_step_earlier_skips_nobody_and_resends_nothing(customer) -> None:  # type: ignore[no-untyped-def]
+    cadence = regua("{kind: event, event: signup}", STEPS_0_15_40)
+    early, late = customer(), customer()
+    event(early, "signup", T0 + timedelta(minutes=1))
+    event(late, "signup", T0 + timedelta(days=9))
+    tick(now=T0 + timedelta(days=9, minutes=1))
+    with time_machine.travel(T0 + timedelta(days=12), tick=False):
+        # early is on day 12, late on day 3: the day-15 step moves to day 10
+        document = cadence_export_text(cadence).replace("offset: 15d", "offset: 10d")
+        cadence_import(document)
+        now = T0 + timedelta(days=12, hours=1)
+    tick(now=now)
+    day10 = Delivery.objects.filter(step__key="experiencia")
+    # early's day 10 passed while the step said 15: it goes now, not never
+    assert list(day10.values_list("contact_id", flat=True)) == [early.pk]
+    tick(now=T0 + timedelta(days=19, hours=1))
+    assert day10.filter(contact=late).count() == 1
+    assert day10.count() == 2  # each once
+
+
+def cadence_export_text(cadence: Cadence) -> str:
+    from regua.cadences.yaml_io import cadence_export
+
+    return cadence_export(Cadence.objects.get(pk=cadence.pk))
+
+
+def test_pausing_holds_sending_and_resuming_does_not_enroll_what_fired_meanwhile(customer) -> None:  # type: ignore[no-untyped-def]
+    cadence = regua("{kind: event, event: signup}")
+    before, during = customer(), customer()
+    event(before, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2), send=False)
+    with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
+        cadence_set_status(cadence, "paused")
+    event(during, "signup", T0 + timedelta(hours=1))
+    tick(now=T0 + timedelta(hours=2))
+    assert not OutboxMessage.objects.exists()
+    with time_machine.travel(T0 + timedelta(hours=3), tick=False):
+        cadence_set_status(Cadence.objects.get(pk=cadence.pk), "active")
+    tick(now=T0 + timedelta(hours=3, minutes=1))
+    assert len(sent_to(before)) == 1 and sent_to(during) == []
+
+
+def test_into_window_handles_windows_across_midnight() -> None:
+    window = (datetime(2026, 1, 1, 22).time(), datetime(2026, 1, 1, 2).time())
+    assert into_window(datetime(2026, 3, 2, 23, 0, tzinfo=SP), SP, window) == datetime(
+        2026, 3, 2, 23, 0, tzinfo=SP
+    )
+    assert into_window(datetime(2026, 3, 2, 12, 0, tzinfo=SP), SP, window) == datetime(
+        2026, 3, 2, 22, 0, tzinfo=SP
+    )
