@@ -299,7 +299,11 @@ def test_inactivity_enrolls_who_went_silent_for_n_days_and_only_then(customer) -
 def test_an_attribute_trigger_enrolls_the_audience_once(customer) -> None:  # type: ignore[no-untyped-def]
     regua(
         "{kind: attribute}",
-        extra="audience:\n  - {field: stage, op: eq, value: inactive}\n  - {field: tags, op: not_has, value: vip}",
+        extra=(
+            "audience:\n"
+            "  - {field: stage, op: eq, value: inactive}\n"
+            "  - {field: tags, op: not_has, value: vip}"
+        ),
     )
     dormant = customer(stage="inactive")
     customer(stage="customer")
