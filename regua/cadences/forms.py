@@ -275,6 +275,7 @@ class StepForm(forms.Form):
 class YamlImportForm(forms.Form):
     document = forms.CharField(
         label=_("Régua as YAML"),
+        strip=False,  # a literal block at the end keeps its final newline
         widget=forms.Textarea(attrs={"rows": 12, "class": "mono", "spellcheck": "false"}),
         required=False,
     )

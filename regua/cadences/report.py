@@ -135,10 +135,16 @@ def cadence_funnel(cadence: Cadence) -> list[StepFunnel]:
 def cadence_uplift(cadence: Cadence) -> Uplift:
     window = timedelta(days=cadence.conversion_days)
     converted = Q(goal_at__isnull=False, goal_at__lte=F("entered_at") + window)
+    # Aggregate names must not shadow the `holdout` field the filters read.
     row = Enrollment.objects.filter(cadence=cadence).aggregate(
-        entered=Count("id", filter=Q(holdout=False)),
-        converted=Count("id", filter=Q(holdout=False) & converted),
-        holdout=Count("id", filter=Q(holdout=True)),
-        holdout_converted=Count("id", filter=Q(holdout=True) & converted),
+        n_entered=Count("id", filter=Q(holdout=False)),
+        n_converted=Count("id", filter=Q(holdout=False) & converted),
+        n_holdout=Count("id", filter=Q(holdout=True)),
+        n_holdout_converted=Count("id", filter=Q(holdout=True) & converted),
     )
-    return Uplift(**row)
+    return Uplift(
+        entered=row["n_entered"],
+        converted=row["n_converted"],
+        holdout=row["n_holdout"],
+        holdout_converted=row["n_holdout_converted"],
+    )

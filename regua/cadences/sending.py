@@ -150,6 +150,8 @@ def deliveries_send(
                 else:
                     recorder.result(delivery, backend.send(outgoing))
                 if recorder.pending >= RECORD_EVERY:
+                    # What the backend holds is written before it is recorded as sent.
+                    getattr(backend, "checkpoint", lambda: None)()
                     recorder.flush()
         finally:
             backend.close()
@@ -164,14 +166,17 @@ def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Out
         return tokens.click_url(delivery.pk, url, site)
 
     try:
-        rendered = rendering.render_message(
-            step.channel,
-            step.message,
-            contact.language,
-            context,
-            variant=delivery.variant,
-            track=track if step.channel == "email" else None,
-        )
+        if not step.message:  # a webhook without text: the payload says it all
+            rendered = rendering.Rendered("", "", "")
+        else:
+            rendered = rendering.render_message(
+                step.channel,
+                step.message,
+                contact.language,
+                context,
+                variant=delivery.variant,
+                track=track if step.channel == "email" else None,
+            )
     except Exception as error:
         log.warning("delivery %s: template failed: %s", delivery.pk, type(error).__name__)
         return Result.failed(f"template: {error}")

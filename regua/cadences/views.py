@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from regua.users.models import Role, User
@@ -26,7 +27,7 @@ from .models import (
     Step,
 )
 from .preview import cadence_preview, default_start
-from .rendering import render_message
+from .rendering import RenderError, render_message
 from .report import cadence_funnel, cadence_uplift
 from .ruler import ruler_marks
 from .yaml_io import (
@@ -35,6 +36,7 @@ from .yaml_io import (
     cadence_import,
     cadence_set_status,
     step_apply,
+    steps_reorder,
 )
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -207,19 +209,10 @@ def step_edit(request: HttpRequest, key: str, step_key: str | None = None) -> Ht
             step.key = spec["key"]
             position = None
         step_apply(step, spec, position=position)
-        _reorder(cadence)
+        steps_reorder(cadence)
         messages.success(request, _("Step saved."))
         return redirect("cadences:detail", key=cadence.key)
     return render(request, "cadences/step.html", {"form": form, "cadence": cadence, "step": step})
-
-
-def _reorder(cadence: Cadence) -> None:
-    """Positions follow the offsets: the ruler reads left to right in time."""
-    steps = list(cadence.steps.filter(archived_at__isnull=True))
-    steps.sort(key=lambda s: (s.parsed_offset.approx_minutes, s.position, s.pk))
-    for position, step in enumerate(steps):
-        if step.position != position:
-            Step.objects.filter(pk=step.pk).update(position=position)
 
 
 @editor_required
@@ -274,8 +267,19 @@ def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpRespons
         enrollment=Enrollment(trigger_event_id=None),
         channel=step.channel,
     )
+    if not step.message:
+        messages.error(request, _("This step has no message to test."))
+        return redirect("cadences:detail", key=key)
     context = build_contexts([probe], timezone.now())[0]
-    rendered = render_message(step.channel, step.message, contact.language, context)
+    try:
+        rendered = render_message(step.channel, step.message, contact.language, context)
+    except RenderError as error:
+        messages.error(
+            request,
+            _("The message does not render for %(name)s: %(problem)s")
+            % {"name": contact.name, "problem": error.problem},
+        )
+        return redirect("cadences:detail", key=key)
     if step.channel == "email" and request.user.email:
         backend = backend_for("email")
         result = backend.send(
@@ -318,6 +322,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@xframe_options_sameorigin  # the message page shows it in a sandboxed frame
 def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(OutboxMessage, pk=pk)
     if request.GET.get("raw") == "html":

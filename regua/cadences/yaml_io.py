@@ -275,7 +275,17 @@ def cadence_import(text: str) -> tuple[Cadence, bool]:
     cadence.steps.exclude(pk__in=keep).filter(archived_at__isnull=True).update(
         archived_at=timezone.now()
     )
+    steps_reorder(cadence)
     return cadence, created
+
+
+def steps_reorder(cadence: Cadence) -> None:
+    """Positions follow the offsets: the ruler, the report and the preview read in time."""
+    steps = list(cadence.steps.filter(archived_at__isnull=True))
+    steps.sort(key=lambda s: (s.parsed_offset.approx_minutes, s.position, s.pk))
+    for position, step in enumerate(steps):
+        if step.position != position:
+            Step.objects.filter(pk=step.pk).update(position=position)
 
 
 def step_apply(step: Step, spec: dict[str, Any], *, position: int | None = None) -> None:
@@ -311,8 +321,8 @@ def cadence_set_status(cadence: Cadence, status: str) -> None:
         cadence.activated_at = now
         cadence.enrolled_through = now
         cadence.steps.update(scheduled_through=now)
-    if status == CadenceStatus.ACTIVE and cadence.status == CadenceStatus.PAUSED:
-        # Resuming: triggers that fired while paused do not enroll anyone.
+    elif status == CadenceStatus.ACTIVE and cadence.status != CadenceStatus.ACTIVE:
+        # Resuming (from paused or archived): what fired meanwhile enrolls nobody.
         cadence.enrolled_through = now
     cadence.status = status
     cadence.save(update_fields=["status", "activated_at", "enrolled_through", "updated_at"])

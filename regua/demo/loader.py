@@ -25,6 +25,13 @@ BIG_TABLES = [
 ]
 # Children before parents, for emptying the tables.
 DEMO_TABLES = [
+    "agenda_task",
+    "cadences_outboxmessage",
+    "cadences_delivery",
+    "cadences_enrollment",
+    "cadences_step",
+    "cadences_cadence",
+    "cadences_suppression",
     "events_event",
     "commerce_orderitem",
     "commerce_order",

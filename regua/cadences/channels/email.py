@@ -17,11 +17,20 @@ from .base import Outgoing, Result
 class EmailBackend:
     def __init__(self) -> None:
         self.connection = get_connection(fail_silently=False)
+        # Set when our own side is wrong (login refused, sender refused): every message
+        # of the batch would fail the same way, so they wait for the next attempt.
+        self.broken = ""
 
     def open(self) -> None:
-        pass  # opened on the first send, so a batch with no e-mail opens nothing
+        """One connection for the batch; a failure here is reported by the first send."""
+        try:
+            self.connection.open()
+        except (smtplib.SMTPException, OSError):
+            self._reset()
 
     def send(self, message: Outgoing) -> Result:
+        if self.broken:
+            return Result.retry(self.broken)
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
@@ -39,6 +48,17 @@ class EmailBackend:
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             return _by_code(code, reply)
+        except (
+            smtplib.SMTPAuthenticationError,
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPConnectError,
+        ) as error:
+            # Our configuration, not the recipient: never a permanent failure of theirs.
+            self._reset()
+            self.broken = (
+                f"SMTP {error.smtp_code}: {_text(error.smtp_error)} (check the e-mail settings)"
+            )
+            return Result.retry(self.broken)
         except smtplib.SMTPResponseException as error:
             self._reset()
             return _by_code(error.smtp_code, error.smtp_error)
@@ -56,13 +76,24 @@ class EmailBackend:
         if hasattr(self.connection, "connection"):
             self.connection.connection = None
 
+    def checkpoint(self) -> None:
+        """Write what a buffering backend (the outbox) holds; SMTP has nothing to write."""
+        from .outbox import EmailBackend as Outbox
+
+        if isinstance(self.connection, Outbox):
+            self.connection.close()
+            self.connection.open()
+
     def close(self) -> None:
         self._reset()
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _by_code(code: int, reply: bytes | str) -> Result:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    reason = f"SMTP {code}: {text}"
+    reason = f"SMTP {code}: {_text(reply)}"
     return Result.failed(reason) if 500 <= code < 600 else Result.retry(reason)
 
 

@@ -8,6 +8,25 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 
 class EmailBackend(BaseEmailBackend):
+    """Between open() and close() the rows are kept and written together (a batch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: list[Any] | None = None
+
+    def open(self) -> bool:
+        if self.pending is None:
+            self.pending = []
+            return True
+        return False
+
+    def close(self) -> None:
+        from regua.cadences.models import OutboxMessage
+
+        if self.pending:
+            OutboxMessage.objects.bulk_create(self.pending)
+        self.pending = None
+
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         from regua.cadences.models import OutboxMessage
 
@@ -29,5 +48,8 @@ class EmailBackend(BaseEmailBackend):
                     headers={"From": message.from_email, **headers},
                 )
             )
-        OutboxMessage.objects.bulk_create(rows)
+        if self.pending is not None:
+            self.pending += rows
+        else:
+            OutboxMessage.objects.bulk_create(rows)
         return len(rows)

@@ -21,6 +21,7 @@ from regua.customers.models import Contact
 from regua.lib.pipeline import can_fork, in_child
 
 from ...loader import Loader
+from ...reguas import demo_reguas_install
 from ...setup import shop_create
 from ...simulate import Block, simulate_block
 
@@ -112,11 +113,14 @@ class Command(BaseCommand):
         bar.close()
         self.stdout.write("Building indexes…")
         loader.end_bulk()
+        self.stdout.write("Installing the default réguas…")
+        sent = demo_reguas_install(now=now, contacts=contacts)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Demo loaded in {elapsed:.1f} s: {totals['customers_contact']:,} contacts, "
             f"{totals['commerce_order']:,} orders ({totals['commerce_orderitem']:,} items), "
-            f"{totals['events_event']:,} events, over {months} months."
+            f"{totals['events_event']:,} events, over {months} months; "
+            f"{sent:,} régua messages in the outbox."
         )
         self._print_login()
 
