@@ -106,30 +106,31 @@ def _companies(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
 
 
 def _last_orders(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
-    last: dict[int, Order] = {}
-    for order in Order.objects.filter(contact_id__in=contact_ids).order_by(
-        "contact_id", "-ordered_at", "-id"
-    ):
-        last.setdefault(order.contact_id, order)
-    items: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for item in OrderItem.objects.filter(order__in=last.values()).select_related("product"):
-        items[item.order_id].append(
-            {
-                "name": item.product.name if item.product else item.sku,
-                "sku": item.sku,
-                "quantity": item.quantity,
-                "unit_price": item.unit_price,
+    last: dict[int, dict[str, Any]] = {}
+    rows = (
+        Order.objects.filter(contact_id__in=contact_ids)
+        .order_by("contact_id", "-ordered_at", "-id")
+        .values_list("contact_id", "id", "external_id", "ordered_at", "total")
+    )
+    for contact_id, order_id, number, ordered_at, total in rows:
+        if contact_id not in last:
+            last[contact_id] = {
+                "id": order_id,
+                "number": number,
+                "placed_at": ordered_at,
+                "total": total,
+                "items": [],
             }
+    by_order = {order["id"]: order for order in last.values()}
+    for order_id, name, sku, quantity, unit_price in OrderItem.objects.filter(
+        order_id__in=list(by_order)
+    ).values_list("order_id", "product__name", "sku", "quantity", "unit_price"):
+        by_order[order_id]["items"].append(
+            {"name": name or sku, "sku": sku, "quantity": quantity, "unit_price": unit_price}
         )
-    return {
-        contact_id: {
-            "number": order.external_id,
-            "placed_at": order.ordered_at,
-            "total": order.total,
-            "items": items.get(order.pk, []),
-        }
-        for contact_id, order in last.items()
-    }
+    for order in last.values():
+        del order["id"]
+    return last
 
 
 def _bought(contact_ids: set[int]) -> dict[int, set[str]]:

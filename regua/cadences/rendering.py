@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
+from django.utils.html import escape
 from django.utils.translation import gettext
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
@@ -260,13 +260,14 @@ def _filename(name: str) -> str:
     return f"<{name}>"
 
 
-def _render(source: str, name: str, context: Mapping[str, Any]) -> str:
+def _render(source: str, name: str, context: Mapping[str, Any], *, wrapped: bool = False) -> str:
     """The template's text; raises what the template raised, its traceback pointing at it."""
     template = _compile(source, name)
     chunks: list[str] = []
     size = 0
+    variables = context if wrapped else _wrap_context(context)
     # Template.generate is a generator (typed as an Iterator): closing it stops the template.
-    generator = cast(Generator[str, None, None], template.generate(_wrap_context(context)))
+    generator = cast(Generator[str, None, None], template.generate(variables))
     with closing(generator) as generated:
         for chunk in generated:
             size += len(chunk)
@@ -562,18 +563,19 @@ def render_message(
     if not isinstance(message.get(language), Mapping):
         language = "pt-br"
     texts = message[language]
+    wrapped = _wrap_context(context)  # once for the subject and the body
     subject = ""
     if channel in CHANNELS_WITH_SUBJECT:
         key = "subject_b" if variant == "b" and texts.get("subject_b") else "subject"
-        subject = _single_line(_render_or_raise(texts[key], f"{language}.{key}", context))
-    body = _render_or_raise(texts["body"], f"{language}.body", context)
+        subject = _single_line(_render_or_raise(texts[key], f"{language}.{key}", wrapped))
+    body = _render_or_raise(texts["body"], f"{language}.body", wrapped)
     page = _email_html(subject, body, context, language, track) if channel == "email" else ""
     return Rendered(subject=subject, text=body_to_text(body), html=page)
 
 
-def _render_or_raise(source: str, field: str, context: Mapping[str, Any]) -> str:
+def _render_or_raise(source: str, field: str, wrapped: Mapping[str, Any]) -> str:
     try:
-        return _render(source, field, context)
+        return _render(source, field, wrapped, wrapped=True)
     except Exception as error:  # the sender records the reason; anything else is a bug
         raise RenderError(_problem(field, error)) from error
 
@@ -588,17 +590,46 @@ def _email_html(
     brand = context.get("brand") or {}
     links = context.get("links") or {}
     site_url = str(brand.get("site_url") or "")
+    unsubscribe = str(links.get("unsubscribe", ""))
+    preferences = str(links.get("preferences", ""))
+    page = _layout(
+        language,
+        str(brand.get("name", "")),
+        site_url if SAFE_URL.match(site_url) else "",
+        bool(unsubscribe),
+        bool(preferences),
+    )
+    # The layout is rendered once per language and brand with markers in its slots;
+    # each message fills them with its values, escaped as the template would escape them.
+    # body_to_html escaped every value itself.
+    return (
+        page.replace(_SLOT_SUBJECT, escape(subject))
+        .replace(_SLOT_UNSUBSCRIBE, escape(unsubscribe))
+        .replace(_SLOT_PREFERENCES, escape(preferences))
+        .replace(_SLOT_BODY, body_to_html(body, track))
+    )
+
+
+_SLOT_SUBJECT = "REGUASLOTSUBJECT0f3a"
+_SLOT_BODY = "REGUASLOTBODY0f3a"
+_SLOT_UNSUBSCRIBE = "REGUASLOTUNSUBSCRIBE0f3a"
+_SLOT_PREFERENCES = "REGUASLOTPREFERENCES0f3a"
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(
+    language: str, brand_name: str, brand_url: str, unsubscribe: bool, preferences: bool
+) -> str:
     with translation.override(language):
         return render_to_string(
             LAYOUT_TEMPLATE,
             {
-                "brand_name": brand.get("name", ""),
-                "brand_url": site_url if SAFE_URL.match(site_url) else "",
-                "subject": subject,
-                # body_to_html escaped every value itself.
-                "body_html": mark_safe(body_to_html(body, track)),  # noqa: S308
-                "unsubscribe_url": links.get("unsubscribe", ""),
-                "preferences_url": links.get("preferences", ""),
+                "brand_name": brand_name,
+                "brand_url": brand_url,
+                "subject": _SLOT_SUBJECT,
+                "body_html": _SLOT_BODY,
+                "unsubscribe_url": _SLOT_UNSUBSCRIBE if unsubscribe else "",
+                "preferences_url": _SLOT_PREFERENCES if preferences else "",
                 "language": language,
             },
         )

@@ -1,12 +1,15 @@
 """The demo's réguas: the defaults installed, the everyday ones active for a month.
 
-On a small demo the last 30 days are replayed through the engine (ticks every 12 hours,
-as of those instants), so the outbox, the réguas' reports and the agenda show what a
+On a small demo the last 30 days are replayed through the engine (a tick each afternoon,
+as of that instant), so the outbox, the réguas' reports and the agenda show what a
 month of Régua looks like. On a large one the réguas are activated now instead.
 """
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 
 from regua.cadences.models import Cadence, CadenceStatus, Step
 from regua.cadences.tick import tick
@@ -15,7 +18,7 @@ from regua.cadences.yaml_io import cadence_import
 DEFAULTS = Path(__file__).resolve().parent.parent / "cadences" / "defaults"
 ACTIVE = ["onboarding", "birthday", "inactivity", "viewed_product", "post_upgrade"]
 REPLAY_DAYS = 30
-REPLAY_STEP = timedelta(hours=12)
+REPLAY_STEP = timedelta(days=1)
 REPLAY_UP_TO = 20_000  # contacts
 
 
@@ -24,14 +27,17 @@ def demo_reguas_install(*, now: datetime, contacts: int) -> int:
     for path in sorted(DEFAULTS.glob("*.yaml")):
         cadence_import(path.read_text("utf-8"))
     replay = contacts <= REPLAY_UP_TO
-    start = now - timedelta(days=REPLAY_DAYS) if replay else now
+    # Ticks at 14:00 in São Paulo: outside quiet hours, inside the usual send windows.
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    afternoon = local.replace(hour=14, minute=0, second=0, microsecond=0)
+    start = (afternoon - timedelta(days=REPLAY_DAYS)) if replay else now
     Cadence.objects.filter(key__in=ACTIVE).update(
         status=CadenceStatus.ACTIVE, activated_at=start, enrolled_through=start
     )
     Step.objects.filter(cadence__key__in=ACTIVE).update(scheduled_through=start)
     sent = 0
     moment = start
-    while replay and moment < now:
-        moment = min(moment + REPLAY_STEP, now)
+    while replay and moment + REPLAY_STEP <= now:
+        moment += REPLAY_STEP
         sent += tick(now=moment).total.sent
     return sent
