@@ -287,7 +287,7 @@ def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpRespons
                 delivery_id=0,
                 channel="email",
                 to=request.user.email,
-                subject=f"[{_('Test')}] {rendered.subject}",
+                subject=_("[Test] %(subject)s") % {"subject": rendered.subject},
                 text=rendered.text,
                 html=rendered.html,
                 message_id=f"<regua.test.{timezone.now().timestamp()}@regua>",

@@ -35,11 +35,13 @@ class Command(BaseCommand):
         parser.add_argument("--import-contacts", type=int, default=200_000)
         parser.add_argument("--import-events", type=int, default=1_000_000)
         parser.add_argument("--api-batches", type=int, default=100)
-        parser.add_argument("--only", choices=["demo", "pages", "imports", "api"], action="append")
+        parser.add_argument(
+            "--only", choices=["demo", "pages", "imports", "api", "engine"], action="append"
+        )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        only = set(options["only"] or ["demo", "pages", "imports", "api"])
+        only = set(options["only"] or ["demo", "pages", "imports", "api", "engine"])
         report: dict[str, Any] = {"machine": measure.machine()}
         if "demo" in only and not options["keep_data"]:
             if not options["reset"]:
@@ -94,6 +96,23 @@ class Command(BaseCommand):
                 "API event ingest (batches of 1,000)",
                 f"{rate:,.0f} events/s",
                 rate / measure.TARGETS["api_events_per_s"],
+            )
+        if "engine" in only:
+            from regua.benchmarks import engine
+
+            report["tick"] = engine.ticks()
+            self._line(
+                "tick over one day (default réguas)",
+                f"{report['tick']['tick_day_s']:.2f} s, floor {report['tick']['floor_s']:.3f} s",
+                5.0 / report["tick"]["tick_day_s"],
+            )
+            report["sending"] = engine.sending()
+            self._line(
+                "e-mails/s, one worker → local SMTP",
+                f"{report['sending']['worker_per_s']:,.0f}/s "
+                f"(smtplib {report['sending']['smtplib_per_s']:,.0f}/s, "
+                f"ratio {report['sending']['ratio']:.2f})",
+                report["sending"]["worker_per_s"] / 1000,
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)
