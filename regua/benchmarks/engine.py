@@ -169,7 +169,8 @@ def ticks(runs: int = 5) -> dict[str, Any]:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COUNT(*) FROM events_event WHERE name IN "
-                "('signup', 'product_viewed', 'upgrade') AND occurred_at > %s AND occurred_at <= %s",
+                "('signup', 'product_viewed', 'upgrade') "
+                "AND occurred_at > %s AND occurred_at <= %s",
                 [day_ago, now],
             )
             cursor.fetchone()
