@@ -11,6 +11,23 @@ from regua.customers.models import Contact
 from regua.users.models import ApiKey, Role, User
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_live_server_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """At the end of the run, end the sessions the live server's request threads left
+    open (PostgreSQL), which would keep the test database from being dropped. Done once
+    here: ending them between tests could catch a connection a later test still uses."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 @pytest.fixture(autouse=True)
 def _immediate_tasks(settings: Any) -> None:
     # Background jobs run inline in tests; test_import_ui runs the real worker once.

@@ -46,20 +46,6 @@ def browser_page() -> Iterator[object]:
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     database["CONN_MAX_AGE"] = max_age
-    _close_server_sessions()
-
-
-def _close_server_sessions() -> None:
-    """End the sessions the live server's request threads left open (PostgreSQL), which
-    would otherwise keep the test database from being dropped."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
 
 
 def test_an_agent_finds_a_customer_and_notes_a_call(

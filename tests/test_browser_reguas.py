@@ -33,7 +33,7 @@ PHONE = {"width": 390, "height": 844}
 def browser_page() -> Iterator[object]:
     # As in test_browser.py: no persistent connections from the live server's threads,
     # and the ORM may be called around Playwright's event loop.
-    from django.db import connection, connections
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     database = connections.settings["default"]
@@ -47,12 +47,6 @@ def browser_page() -> Iterator[object]:
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     database["CONN_MAX_AGE"] = max_age
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
 
 
 def test_a_manager_fixes_a_step_activates_and_previews_the_onboarding(
