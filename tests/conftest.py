@@ -1,5 +1,6 @@
 """Shared fixtures: the team (an owner, a teammate, a manager, an outsider), API clients."""
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,6 +10,41 @@ from django.utils import translation
 
 from regua.customers.models import Contact
 from regua.users.models import ApiKey, Role, User
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+# The headless Chromium page of the browser tests (test_browser*.py).
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # The live server answers each request in a new thread: persistent connections would
+    # outlive them and keep the test database busy at teardown.
+    database = connections.settings["default"]
+    max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # around it are ordinary synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(locale="pt-BR")
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    database["CONN_MAX_AGE"] = max_age
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,51 +1,18 @@
 """One real session in headless Chromium: sign in, search, open the dossier, add a note."""
 
-import os
 import shutil
-from collections.abc import Iterator
 
 import pytest
 
 from regua.customers.models import Contact, Interaction
 from regua.users.models import User
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
+CHROMIUM = "/usr/bin/chromium"  # the fixture browser_page is in conftest.py
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[object]:
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    # The live server answers each request in a new thread: persistent connections would
-    # outlive them and keep the test database busy at teardown.
-    database = connections.settings["default"]
-    max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # around it are ordinary synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(locale="pt-BR")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    database["CONN_MAX_AGE"] = max_age
 
 
 def test_an_agent_finds_a_customer_and_notes_a_call(

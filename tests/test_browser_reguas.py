@@ -1,52 +1,21 @@
 """One real session in headless Chromium: a manager installs the default réguas, fixes a
 step of the onboarding, activates it and previews it; the ruler fits a phone."""
 
-import os
 import re
 import shutil
-from collections.abc import Iterator
 
 import pytest
 
 from regua.cadences.models import Cadence, Step
 from regua.users.models import User
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
+CHROMIUM = "/usr/bin/chromium"  # the fixture browser_page is in conftest.py
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser_page() -> Iterator[object]:
-    # As in test_browser.py: no persistent connections from the live server's threads,
-    # and the ORM may be called around Playwright's event loop.
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    database = connections.settings["default"]
-    max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(locale="pt-BR")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    database["CONN_MAX_AGE"] = max_age
 
 
 def test_a_manager_fixes_a_step_activates_and_previews_the_onboarding(
