@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from regua.agenda.models import Task
+from regua.cadences.due import into_window
 from regua.cadences.models import (
     Cadence,
     Delivery,
@@ -28,7 +29,7 @@ from regua.cadences.models import (
     OutboxMessage,
     Suppression,
 )
-from regua.cadences.tick import into_window, tick
+from regua.cadences.tick import tick
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
 from regua.customers.models import Consent, Contact
 from regua.events.ingest import fingerprint
@@ -244,6 +245,21 @@ def test_the_catch_up_tick_enrolls_a_whole_backlog_of_birthdays_once(customer) -
     assert tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False).total.enrolled == 0
 
 
+def test_customer_anniversaries_follow_the_local_day_of_signup(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: date, attribute: created_at, hour: 10}", at=datetime(2026, 3, 1, tzinfo=SP))
+    # 22:30 on 4 March in São Paulo is already 5 March in UTC: the anniversary is the 4th
+    late = customer()
+    Contact.objects.filter(pk=late.pk).update(created_at=datetime(2024, 3, 4, 22, 30, tzinfo=SP))
+    this_year = customer()  # joined this year: no anniversary yet
+    Contact.objects.filter(pk=this_year.pk).update(created_at=datetime(2026, 1, 4, tzinfo=SP))
+    tick(now=datetime(2026, 3, 4, 11, 0, tzinfo=SP), send=False)
+    assert list(Enrollment.objects.values_list("contact_id", "entered_at")) == [
+        (late.pk, datetime(2026, 3, 4, 10, 0, tzinfo=SP))
+    ]
+    tick(now=datetime(2026, 3, 5, 11, 0, tzinfo=SP), send=False)
+    assert Enrollment.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("rule", "day"),
     [
@@ -430,6 +446,27 @@ def test_the_holdout_is_a_stable_share_that_gets_nothing(customer) -> None:  # t
     assert held == {p.pk for p in people if cadence.in_holdout(p.pk)}  # the same draw again
     assert not Delivery.objects.filter(contact_id__in=held).exists()
     assert OutboxMessage.objects.count() == 200 - len(held)
+
+
+def test_a_b_subjects_split_the_deliveries_by_a_stable_draw(customer) -> None:  # type: ignore[no-untyped-def]
+    from regua.cadences import draws
+
+    steps = """
+  - key: primeiro
+    offset: 0
+    channel: email
+    message:
+      pt-br: {subject: "Olá", subject_b: "Oi, tudo bem?", body: "Oi!"}
+"""
+    regua("{kind: event, event: signup}", steps)
+    for person in [customer() for _ in range(100)]:
+        event(person, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2), send=False)
+    variants = dict(Delivery.objects.values_list("enrollment_id", "variant"))
+    assert 30 <= list(variants.values()).count("b") <= 70
+    for enrollment_id, variant in variants.items():
+        expected = "a" if draws.draw(enrollment_id, "primeiro") < draws.MODULUS // 2 else "b"
+        assert variant == expected
 
 
 # Guards at send time ---------------------------------------------------------------------

@@ -8,4 +8,9 @@ class CadencesConfig(AppConfig):
     verbose_name = _("Réguas")
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from . import tracking  # noqa: F401  (connects anymail's tracking signal)
+        from .due import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from regua.core.models import TimeStamped
 from regua.customers.models import Contact
 
+from . import draws
 from .offsets import Offset
 
 
@@ -100,10 +101,7 @@ class Cadence(TimeStamped):
 
     def in_holdout(self, contact_id: int) -> bool:
         """A stable draw: the same contact is always in or out of this régua's holdout."""
-        if not self.holdout_percent:
-            return False
-        digest = hashlib.blake2b(f"{self.key}:{contact_id}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % 100 < self.holdout_percent
+        return draws.in_share(contact_id, self.key, self.holdout_percent)
 
 
 class Step(TimeStamped):
@@ -170,7 +168,10 @@ class Enrollment(models.Model):
     key of enrollment.
     """
 
-    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="enrollments")
+    # No index of its own on the cadence: enrollment_cadence_idx starts with it.
+    cadence = models.ForeignKey(
+        Cadence, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="enrollments", db_index=False
     )
@@ -225,8 +226,14 @@ class Delivery(models.Model):
     lease: a crashed worker's batch) in batches; see sending.py.
     """
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="deliveries")
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="deliveries")
+    # Every index costs each row the tick schedules: the enrollment and the step are
+    # served by delivery_identity and delivery_step_idx, which start with them.
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="deliveries")
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="deliveries", db_index=False

@@ -37,7 +37,16 @@ class Offset:
             return relativedelta(months=self.amount)
         return timedelta(**{UNITS[self.unit]: self.amount})
 
+    @property
+    def delta(self) -> timedelta:
+        """The fixed length of an offset in minutes, hours or days."""
+        if self.unit == "mo":
+            raise ValueError("a month offset has no fixed length")
+        return timedelta(**{UNITS[self.unit]: self.amount})
+
     def after(self, moment: datetime) -> datetime:
+        if self.unit != "mo":
+            return moment + timedelta(minutes=self.approx_minutes)
         return moment + self._delta()
 
     def before(self, moment: datetime) -> datetime:

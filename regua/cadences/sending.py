@@ -79,18 +79,20 @@ def delivery_claim_batch(*, now: datetime, size: int, cadence: Cadence | None = 
     due = Delivery.objects.filter(
         status=DeliveryStatus.SCHEDULED, due_at__lte=now, cadence_id__in=active
     ).order_by("due_at", "id")
+    # Leases run on the wall clock, not on `now`: a tick run --now in the past must not
+    # take a batch another worker holds right now.
     lost = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, lease_until__lt=now, cadence_id__in=active
+        status=DeliveryStatus.SENDING, lease_until__lt=timezone.now(), cadence_id__in=active
     ).order_by("lease_until", "id")
     ids: list[int] = []
     for candidates in (lost, due):
         if len(ids) >= size:
             break
-        ids += _claim(candidates.values("id")[: size - len(ids)], now)
+        ids += _claim(candidates.values("id")[: size - len(ids)])
     return ids
 
 
-def _claim(candidates: Any, now: datetime) -> list[int]:
+def _claim(candidates: Any) -> list[int]:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True)
@@ -100,7 +102,7 @@ def _claim(candidates: Any, now: datetime) -> list[int]:
             cursor.execute(
                 f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1, "
                 f"updated_at = %s WHERE id IN ({sql}) RETURNING id",
-                [DeliveryStatus.SENDING, now + LEASE, timezone.now(), *params],
+                [DeliveryStatus.SENDING, timezone.now() + LEASE, timezone.now(), *params],
             )
             return sorted(row[0] for row in cursor.fetchall())
 

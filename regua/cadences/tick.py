@@ -11,23 +11,23 @@ Time is a parameter: `tick(now=...)` is how the worker runs, how tests travel in
 how the preview dry-runs the next 30 days (inside a transaction it rolls back).
 """
 
-import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from regua.customers.models import Contact
 from regua.events.models import Event
-from regua.lib.bulk import insert_many
+from regua.lib.bulk import db_datetime_adapter, insert_many, insert_select
 
-from . import conditions, triggers
+from . import conditions, draws, triggers
+from .due import due_sql
 from .models import (
     Cadence,
     CadenceStatus,
@@ -157,7 +157,23 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
 # 1. Enrollment ---------------------------------------------------------------------------
 
 
+ENROLLMENT_FIELDS = [
+    "cadence_id",
+    "contact_id",
+    "occurrence",
+    "entered_at",
+    "holdout",
+    "status",
+    "trigger_event_id",
+    "exit_reason",
+    "created_at",
+    "updated_at",
+]
+
+
 def _enroll(cadence: Cadence, since: datetime, now: datetime) -> int:
+    if cadence.trigger_kind == "event":
+        return _enroll_events(cadence, since, now)
     entries = _entries(cadence, since, now)
     if cadence.reentry != Reentry.EACH_OCCURRENCE or cadence.trigger_kind == "attribute":
         entries = _first_per_contact(entries)
@@ -170,37 +186,55 @@ def _enroll(cadence: Cadence, since: datetime, now: datetime) -> int:
             entry.entered_at,
             cadence.in_holdout(entry.contact_id),
             EnrollmentStatus.ACTIVE,
-            entry.event_id,
+            None,
             "",
             created,
             created,
         )
         for entry in entries
     )
-    fields = [
-        "cadence_id",
-        "contact_id",
-        "occurrence",
-        "entered_at",
-        "holdout",
-        "status",
-        "trigger_event_id",
-        "exit_reason",
-        "created_at",
-        "updated_at",
-    ]
     return sum(
-        insert_many(Enrollment, fields, chunk, ignore_conflicts=True) for chunk in _chunks(rows)
+        insert_many(Enrollment, ENROLLMENT_FIELDS, chunk, ignore_conflicts=True)
+        for chunk in _chunks(rows)
     )
 
 
-def _entries(cadence: Cadence, since: datetime, now: datetime) -> Iterable[triggers.Entry]:
-    trigger = cadence.trigger
-    kind = cadence.trigger_kind
+def _enroll_events(cadence: Cadence, since: datetime, now: datetime) -> int:
+    """The busiest trigger, enrolled in one INSERT ... SELECT from the events."""
+    events = triggers.trigger_events(cadence.trigger, since, now).filter(
+        _admission(cadence, now)("contact_id")
+    )
+    if cadence.reentry != Reentry.EACH_OCCURRENCE:  # the first entry of each contact
+        events = events.annotate(
+            nth=Window(RowNumber(), partition_by=F("contact_id"), order_by=["occurred_at", "id"])
+        ).filter(nth=1)
+    created = db_datetime_adapter()(timezone.now())
+    return insert_select(
+        Enrollment,
+        ENROLLMENT_FIELDS,
+        [
+            "%s",
+            "s.contact_id",
+            "'e' || CAST(s.id AS TEXT)",
+            "s.occurred_at",
+            draws.in_share_sql("s.contact_id", cadence.key, cadence.holdout_percent),
+            "%s",
+            "s.id",
+            "''",
+            "%s",
+            "%s",
+        ],
+        events.order_by().values("contact_id", "id", "occurred_at"),
+        [cadence.pk, EnrollmentStatus.ACTIVE, created, created],
+    )
+
+
+def _admission(cadence: Cadence, now: datetime) -> Callable[[str], Q]:
+    """Who may enter, as seen from a row whose contact is OuterRef(ref): in the audience,
+    and not already in the régua as the re-entry policy reads it."""
     audience = conditions.to_q(cadence.audience, today=now.date())
-    # Who may enter, as seen from a row whose contact is OuterRef(ref): in the audience,
-    # and not already in the régua as the re-entry policy reads it.
     enrolled = Enrollment.objects.filter(cadence=cadence)
+    kind = cadence.trigger_kind
     if cadence.reentry == Reentry.AFTER_EXIT or (
         kind == "attribute" and cadence.reentry == Reentry.EACH_OCCURRENCE
     ):
@@ -215,9 +249,15 @@ def _entries(cadence: Cadence, since: datetime, now: datetime) -> Iterable[trigg
             q &= ~Q(Exists(enrolled.filter(contact_id=OuterRef(ref))))
         return q
 
+    return who
+
+
+def _entries(cadence: Cadence, since: datetime, now: datetime) -> Iterable[triggers.Entry]:
+    """Entries of the triggers other than events, computed per row (few rows a day)."""
+    trigger = cadence.trigger
+    kind = cadence.trigger_kind
+    who = _admission(cadence, now)
     contacts = Contact.objects.filter(who("pk")).order_by()
-    if kind == "event":
-        return triggers.event_entries(trigger, since, now, who("contact_id"))
     if kind == "inactivity":
         return triggers.inactivity_entries(trigger, since, now, who("contact_id"))
     if kind == "date":
@@ -327,93 +367,63 @@ def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
         .order_by()
     )
     condition = conditions.to_q(step.condition, today=now.date())
-    if condition:
-        pending = pending.annotate(
-            ok=Exists(Contact.objects.filter(condition, pk=OuterRef("contact_id")))
-        )
-        rows = pending.values_list("pk", "contact_id", "entered_at", "contact__time_zone", "ok")
-    else:
-        rows = pending.values_list("pk", "contact_id", "entered_at", "contact__time_zone")
     ab = any(isinstance(m, dict) and m.get("subject_b") for m in (step.message or {}).values())
-    created = timezone.now()
-    scheduled = skipped = 0
-    out: list[tuple] = []
-    for row in rows.iterator(chunk_size=5000):
-        enrollment_id, contact_id, entered_at, zone = row[:4]
-        ok = row[4] if condition else True
-        due = step.due_for(entered_at)
-        if due > now:
-            continue
-        if step.rescheduled_at and due < step.rescheduled_at:
-            due = step.rescheduled_at
-        if step.window:
-            due = into_window(due, ZoneInfo(zone), step.window)
-        status = DeliveryStatus.SCHEDULED if ok else DeliveryStatus.SKIPPED
-        variant = _variant(enrollment_id, step.key) if ab else "a"
-        out.append(
-            (
-                enrollment_id,
-                step.pk,
-                cadence.pk,
-                contact_id,
-                step.channel,
-                status,
-                due,
-                variant,
-                "" if ok else "condition not met",
-                0,
-                created,
-                created,
-            )
-        )
-        if ok:
-            scheduled += 1
-        else:
-            skipped += 1
-    fields = [
-        "enrollment_id",
-        "step_id",
-        "cadence_id",
-        "contact_id",
-        "channel",
-        "status",
-        "due_at",
-        "variant",
-        "reason",
-        "attempts",
-        "created_at",
-        "updated_at",
-    ]
-    inserted = sum(
-        insert_many(Delivery, fields, chunk, ignore_conflicts=True) for chunk in _chunks(out)
+    # Rows entered after `start` fall due after offset.after(start): a reschedule moment
+    # before that moves none of them.
+    rescheduled = step.rescheduled_at
+    if rescheduled is not None and rescheduled <= offset.after(start):
+        rescheduled = None
+    due = due_sql(connection.vendor, offset, rescheduled, step.window)
+    variant = (
+        f"CASE WHEN {draws.draw_sql('s.id', step.key)} < {draws.MODULUS // 2} THEN 'a' ELSE 'b' END"
+        if ab
+        else "'a'"
     )
-    if inserted != scheduled + skipped:
-        # Another tick created some of them first: count what this one created.
-        scheduled = max(inserted - skipped, 0)
+    select = ["s.id", "%s", "%s", "s.contact_id", "%s", "%s", due, variant, "%s", "0"]
+    select += ["%s", "%s"]
+    stamp = db_datetime_adapter()
+    created = stamp(timezone.now())
+    # A month is not a fixed length: the range reaches a few days further and the
+    # due moment decides.
+    where, where_params = (f"{due} <= %s", [stamp(now)]) if offset.unit == "mo" else ("1 = 1", [])
+    rows = pending.annotate(zone=F("contact__time_zone"))
+
+    def insert(source: Any, status: str, reason: str) -> int:
+        return insert_select(
+            Delivery,
+            DELIVERY_FIELDS,
+            select,
+            source.values("id", "contact_id", "entered_at", "zone"),
+            [step.pk, cadence.pk, step.channel, status, reason, created, created],
+            where,
+            where_params,
+        )
+
+    if not condition:
+        scheduled, skipped = insert(rows, DeliveryStatus.SCHEDULED, ""), 0
+    else:
+        ok = Exists(Contact.objects.filter(condition, pk=OuterRef("contact_id")))
+        scheduled = insert(rows.filter(ok), DeliveryStatus.SCHEDULED, "")
+        skipped = insert(rows.filter(~ok), DeliveryStatus.SKIPPED, "condition not met")
     Step.objects.filter(pk=step.pk).update(scheduled_through=now)
     step.scheduled_through = now
     return scheduled, skipped
 
 
-def into_window(moment: datetime, zone: ZoneInfo, window: tuple[time, time]) -> datetime:
-    """The first instant at or after `moment` inside the daily window (contact's local time)."""
-    start, end = window
-    local = moment.astimezone(zone)
-    clock = local.time()
-    if start <= end:
-        if start <= clock < end:
-            return moment
-        day = local.date() if clock < start else local.date() + timedelta(days=1)
-    else:  # a window across midnight, e.g. 22:00–02:00
-        if clock >= start or clock < end:
-            return moment
-        day = local.date()
-    return datetime.combine(day, start, tzinfo=zone)
-
-
-def _variant(enrollment_id: int, step_key: str) -> str:
-    digest = hashlib.blake2b(f"{enrollment_id}:{step_key}".encode(), digest_size=2).digest()
-    return "ab"[digest[0] & 1]
+DELIVERY_FIELDS = [
+    "enrollment_id",
+    "step_id",
+    "cadence_id",
+    "contact_id",
+    "channel",
+    "status",
+    "due_at",
+    "variant",
+    "reason",
+    "attempts",
+    "created_at",
+    "updated_at",
+]
 
 
 # 4. Completion ---------------------------------------------------------------------------

@@ -1,18 +1,18 @@
 """Who enters a régua between two instants: one query per trigger (and time zone).
 
-Each function returns candidate entries (contact id, occurrence, entered_at, event id)
-for the interval (since, until]; the tick filters them by the audience and the re-entry
+Each function returns candidate entries (contact id, occurrence, entered_at) for the
+interval (since, until] (the event trigger, the events themselves: the tick enrolls
+them without reading them out); the tick filters them by the audience and the re-entry
 policy in the same query and inserts them under the unique key (cadence, contact,
 occurrence), so looking at an instant twice enrolls nobody twice.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import ExtractDay, ExtractMonth
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 
 from regua.customers.models import Contact
 from regua.events.models import Event
@@ -31,7 +31,8 @@ CALENDAR_RULES = {
     "valentines_day": dates_br.valentines_day,
     "childrens_day": dates_br.childrens_day,
 }
-DATE_ATTRIBUTES = {"birth_date", "created_at"}
+DATETIME_ATTRIBUTES = {"created_at"}
+DATE_ATTRIBUTES = {"birth_date"} | DATETIME_ATTRIBUTES
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class Entry:
     contact_id: int
     occurrence: str
     entered_at: datetime
-    event_id: int | None = None
 
 
 def calendar_date(rule: str, year: int) -> date:
@@ -103,16 +103,14 @@ def check_trigger(trigger: object) -> list[str]:
     return problems
 
 
-def event_entries(trigger: dict, since: datetime, until: datetime, who: Q) -> Iterator[Entry]:
-    """`who` filters the events by their contact (OuterRef("contact_id")): audience, re-entry."""
+def trigger_events(trigger: dict, since: datetime, until: datetime) -> QuerySet[Event]:
+    """The events that start an event trigger in (since, until], late ones included."""
     events = Event.objects.filter(
         name=trigger["event"], occurred_at__gt=since - EVENT_LATENESS, occurred_at__lte=until
     )
     for key, value in (trigger.get("where") or {}).items():
         events = events.filter(**{f"properties__{key}": value})
-    rows = events.filter(who).order_by().values_list("contact_id", "id", "occurred_at")
-    for contact_id, event_id, occurred_at in rows.iterator(chunk_size=5000):
-        yield Entry(contact_id, f"e{event_id}", occurred_at, event_id)
+    return events
 
 
 def _local_days(since: datetime, until: datetime, zone: ZoneInfo) -> Iterator[date]:
@@ -127,8 +125,32 @@ def _instant(day: date, hour: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=zone)
 
 
-def _zones(contacts: QuerySet[Contact]) -> list[str]:
-    return list(contacts.order_by().values_list("time_zone", flat=True).distinct())
+def _near_days(since: datetime, until: datetime) -> list[date]:
+    """Every calendar day that is local somewhere on Earth during (since, until]."""
+    first = (since - timedelta(hours=14)).astimezone(UTC).date()
+    last = (until + timedelta(hours=14)).astimezone(UTC).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+class _Anniversaries:
+    """Per time zone: which (month, day) is celebrated at `hour` in (since, until], and on
+    which local day. Born on 29 February: celebrated on 28 February in common years."""
+
+    def __init__(self, since: datetime, until: datetime, hour: int) -> None:
+        self.since, self.until, self.hour = since, until, hour
+        self._zones: dict[str, tuple[ZoneInfo, dict[tuple[int, int], date]]] = {}
+
+    def zone(self, name: str) -> tuple[ZoneInfo, dict[tuple[int, int], date]]:
+        if name not in self._zones:
+            zone = ZoneInfo(name)
+            due: dict[tuple[int, int], date] = {}
+            for day in _local_days(self.since, self.until, zone):
+                if self.since < _instant(day, self.hour, zone) <= self.until:
+                    due[day.month, day.day] = day
+                    if (day.month, day.day) == (2, 28) and not _leap(day.year):
+                        due[2, 29] = day
+            self._zones[name] = (zone, due)
+        return self._zones[name]
 
 
 def date_entries(
@@ -136,33 +158,50 @@ def date_entries(
 ) -> Iterator[Entry]:
     """Anniversaries of a date attribute at a local hour, in each contact's time zone.
 
-    Born on 29 February: celebrated on 28 February in common years.
+    One indexed query: the attribute is one of the few dates (every past year of the
+    month-days local somewhere in the interval) or, for a moment such as created_at, in
+    one of the few ranges around them; the contact's own zone decides in Python.
     """
     attribute, hour = trigger["attribute"], trigger.get("hour", 9)
-    for zone_name in _zones(contacts):
-        zone = ZoneInfo(zone_name)
-        due: dict[int, date] = {}  # month*100+day → the local day it is celebrated
-        for day in _local_days(since, until, zone):
-            if since < _instant(day, hour, zone) <= until:
-                due[day.month * 100 + day.day] = day
-                if (day.month, day.day) == (2, 28) and not _leap(day.year):
-                    due[229] = day
-        if not due:
+    near = _near_days(since, until)
+    month_days = {(day.month, day.day) for day in near}
+    if (2, 28) in month_days:
+        month_days.add((2, 29))
+    oldest = Contact.objects.aggregate(oldest=Min(attribute))["oldest"]
+    if oldest is None:
+        return
+    years = range(max(oldest.year, until.year - 150), until.year + 1)
+    if len(month_days) > 31:  # a catch-up of more than a month: most of the base is due
+        rows = contacts.filter(**{f"{attribute}__isnull": False})
+    elif attribute in DATETIME_ATTRIBUTES:
+        spans = Q()
+        for year in years:
+            for month, day in month_days:
+                if (month, day) == (2, 29) and not _leap(year):
+                    continue
+                start = datetime.combine(date(year, month, day), time(), tzinfo=UTC)
+                spans |= Q(**{f"{attribute}__gte": start - timedelta(hours=14)}) & Q(
+                    **{f"{attribute}__lt": start + timedelta(hours=38)}
+                )
+        rows = contacts.filter(spans)
+    else:
+        values = [
+            date(year, month, day)
+            for year in years
+            for month, day in month_days
+            if (month, day) != (2, 29) or _leap(year)
+        ]
+        rows = contacts.filter(**{f"{attribute}__in": values})
+    anniversaries = _Anniversaries(since, until, hour)
+    for contact_id, zone_name, value in rows.values_list("pk", "time_zone", attribute).iterator(
+        chunk_size=5000
+    ):
+        zone, due = anniversaries.zone(zone_name)
+        start = value.astimezone(zone).date() if isinstance(value, datetime) else value
+        day = due.get((start.month, start.day))
+        if day is None or start.year >= day.year:  # no anniversary in the year it happened
             continue
-        rows = (
-            contacts.filter(time_zone=zone_name, **{f"{attribute}__isnull": False})
-            .annotate(
-                md=ExtractMonth(attribute) * 100 + ExtractDay(attribute),
-            )
-            .filter(md__in=list(due))
-            .values_list("pk", "md", attribute)
-        )
-        for contact_id, md, value in rows.iterator(chunk_size=5000):
-            day = due[md]
-            start = value.date() if isinstance(value, datetime) else value
-            if start.year >= day.year:  # no anniversary in the year it happened
-                continue
-            yield Entry(contact_id, str(day.year), _instant(day, hour, zone))
+        yield Entry(contact_id, str(day.year), _instant(day, hour, zone))
 
 
 def _leap(year: int) -> bool:
@@ -172,18 +211,25 @@ def _leap(year: int) -> bool:
 def calendar_entries(
     trigger: dict, since: datetime, until: datetime, contacts: QuerySet[Contact]
 ) -> Iterator[Entry]:
+    """Everyone, on a calendar date at a local hour in their own time zone. Outside the
+    day or so around the date nothing is read at all."""
     rule, hour = str(trigger["rule"]), trigger.get("hour", 9)
-    for zone_name in _zones(contacts):
-        zone = ZoneInfo(zone_name)
-        years = range(since.astimezone(zone).year, until.astimezone(zone).year + 1)
-        for year in years:
-            day = calendar_date(rule, year)
-            entered = _instant(day, hour, zone)
-            if not since < entered <= until:
-                continue
-            rows = contacts.filter(time_zone=zone_name).values_list("pk", flat=True)
-            for contact_id in rows.iterator(chunk_size=5000):
-                yield Entry(contact_id, day.isoformat(), entered)
+    near = _near_days(since, until)
+    dates = {calendar_date(rule, year) for year in {day.year for day in near}}
+    if not dates & set(near):
+        return
+    entered: dict[str, tuple[date, datetime] | None] = {}
+    rows = contacts.values_list("pk", "time_zone").iterator(chunk_size=5000)
+    for contact_id, zone_name in rows:
+        if zone_name not in entered:
+            entered[zone_name] = None
+            zone = ZoneInfo(zone_name)
+            for year in range(since.astimezone(zone).year, until.astimezone(zone).year + 1):
+                day = calendar_date(rule, year)
+                if since < _instant(day, hour, zone) <= until:
+                    entered[zone_name] = (day, _instant(day, hour, zone))
+        if (found := entered[zone_name]) is not None:
+            yield Entry(contact_id, found[0].isoformat(), found[1])
 
 
 def inactivity_entries(trigger: dict, since: datetime, until: datetime, who: Q) -> Iterator[Entry]:

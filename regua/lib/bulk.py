@@ -305,3 +305,33 @@ def statistics_refresh(*models_: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         for model in models_:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def insert_select(
+    model: type[models.Model],
+    fields: Sequence[str],
+    select: Sequence[str],
+    source: models.QuerySet,
+    params: Sequence[Any] = (),
+    where: str = "1 = 1",
+    where_params: Sequence[Any] = (),
+) -> int:
+    """INSERT INTO model (fields) SELECT select... FROM (source) AS s WHERE where,
+    ignoring conflicts.
+
+    The rows never leave the database. `select` holds one SQL expression per field over
+    the source's columns (`s.<name>`, named as in its values()) or a `%s` placeholder
+    taking the next of `params` (datetimes in the database's form: db_datetime_adapter);
+    `where` filters over the same columns. Returns how many rows were inserted.
+    """
+    columns, _adapters = _prepare(model, fields)
+    inner, inner_params = source.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} "
+        # Always a WHERE: SQLite's parser needs one before ON CONFLICT.
+        f"FROM ({inner}) AS s WHERE {where} ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *inner_params, *where_params])
+        return max(cursor.rowcount, 0)

@@ -131,6 +131,8 @@ class Contact(TimeStamped):
                 condition=models.Q(owner__isnull=False),
             ),
             models.Index(fields=["city", "id"], name="contact_city_idx"),
+            # Birthday réguas look up a few exact dates (one per past year).
+            models.Index(fields=["birth_date"], name="contact_birth_idx"),
         ]
 
     def __str__(self) -> str:
