@@ -36,12 +36,14 @@ class Command(BaseCommand):
         parser.add_argument("--import-events", type=int, default=1_000_000)
         parser.add_argument("--api-batches", type=int, default=100)
         parser.add_argument(
-            "--only", choices=["demo", "pages", "imports", "api", "engine"], action="append"
+            "--only",
+            choices=["demo", "pages", "imports", "api", "engine", "latency"],
+            action="append",
         )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        only = set(options["only"] or ["demo", "pages", "imports", "api", "engine"])
+        only = set(options["only"] or ["demo", "pages", "imports", "api", "engine", "latency"])
         report: dict[str, Any] = {"machine": measure.machine()}
         if "demo" in only and not options["keep_data"]:
             if not options["reset"]:
@@ -113,6 +115,16 @@ class Command(BaseCommand):
                 f"(smtplib {report['sending']['smtplib_per_s']:,.0f}/s, "
                 f"ratio {report['sending']['ratio']:.2f})",
                 report["sending"]["worker_per_s"] / 1000,
+            )
+        if "latency" in only:
+            from regua.benchmarks.latency import TARGET_P95_S, latency
+
+            report["latency"] = figures = latency()
+            self._line(
+                f"event → e-mail at SMTP ({figures['arrived']}/{figures['events']})",
+                f"p50 {figures['p50_s']:.2f} s, p95 {figures['p95_s']:.2f} s, "
+                f"max {figures['max_s']:.2f} s",
+                TARGET_P95_S / figures["p95_s"],
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)
