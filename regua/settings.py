@@ -176,6 +176,8 @@ REGUA_FREQUENCY_CAP = env_int("REGUA_FREQUENCY_CAP", 3)  # marketing messages pe
 REGUA_FREQUENCY_DAYS = env_int("REGUA_FREQUENCY_DAYS", 7)  # ... per this many days
 REGUA_MAX_LATENESS_HOURS = env_int("REGUA_MAX_LATENESS_HOURS", 72)  # older due messages expire
 REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
+# SMTP connections one worker keeps open at once (its own thread renders meanwhile).
+REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
 # SMS and WhatsApp: "outbox" (default) or "twilio" (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 # TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM; TWILIO_API_URL for a test double).

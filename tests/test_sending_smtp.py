@@ -359,17 +359,21 @@ def test_a_batch_of_fifty_contacts_gets_fifty_messages_each_once(
     assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 50
 
 
-def test_a_batch_goes_through_one_smtp_connection(
-    smtp: SmtpServer, customer: Callable[..., Contact]
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_batch_goes_through_a_fixed_number_of_smtp_connections(
+    smtp: SmtpServer, customer: Callable[..., Contact], settings: Any, connections: int
 ) -> None:
-    # sending.py and channels/email.py promise one connection per batch: with a real
-    # provider each extra connection is another TCP (and TLS, and AUTH) handshake
+    # sending.py and channels/email.py promise REGUA_SMTP_CONNECTIONS connections per
+    # batch, not one per message: with a real provider each extra connection is another
+    # TCP (and TLS, and AUTH) handshake
+    settings.REGUA_SMTP_CONNECTIONS = connections
     regua(EMAIL_STEP)
-    for _ in range(10):
+    for _ in range(30):
         customer()
     tick(now=SEND_AT)
-    assert len(smtp.sink.messages) == 10
-    assert len(smtp.sink.peers) == 1
+    assert len(smtp.sink.messages) == 30
+    assert len({m["Message-ID"] for m in smtp.sink.messages}) == 30
+    assert 1 <= len(smtp.sink.peers) <= connections
 
 
 # E-mail: faults ------------------------------------------------------------------------

@@ -5,26 +5,28 @@ first a bare `smtplib` loop sending the same pre-rendered messages over one conn
 (the floor), then the worker's path (claim → guards → render → send → record).
 """
 
-import logging
 import smtplib
-import socket
 import statistics
+import subprocess
+import sys
 import time
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
+from django.core import mail
 from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from regua.cadences.models import Cadence, Delivery, DeliveryStatus, Step
 from regua.cadences.sending import send_due
-from regua.cadences.tick import tick
+from regua.cadences.tick import Tally, cadence_tick, tick
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
 from regua.customers.models import Consent, Contact
 from regua.events.ingest import fingerprint
 from regua.events.models import Event
+
+from .measure import _free_port, _wait_for
 
 BENCH_REGUA = """
 key: bench-send
@@ -48,40 +50,40 @@ steps:
 """
 
 
-class _Sink:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "250 OK"
+SINK = "aiosmtpd.handlers.Sink"
 
 
-def _server() -> Any:
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(_Sink(), hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller
-
-
-def _port(controller: Any) -> int:
-    return int(controller.port)
+def _sink(port: int) -> subprocess.Popen[bytes]:
+    """aiosmtpd's discarding handler in a process of its own, as a real server would be:
+    in ours it would take the GIL from the sender being measured."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", SINK]
+    )
+    _wait_for(port, 20)
+    return server
 
 
 def sending(messages: int = 5000, runs: int = 3) -> dict[str, Any]:
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    controller = _server()
+    """The worker's path (claim → guards → render → send → record) against a bare
+    smtplib loop sending the very messages the worker renders, over one connection."""
+    port = _free_port()
+    server = _sink(port)
+    cadence = _bench_regua(messages)
     try:
-        port = _port(controller)
+        raw = _prerendered(cadence)
         floors, rates = [], []
         for _ in range(runs):
-            floors.append(_bare_smtplib(port, messages))
-            rates.append(_worker_path(port, messages))
+            floors.append(_bare_smtplib(port, raw))
+            rates.append(_worker_path(port, cadence))
     finally:
-        controller.stop()
+        server.terminate()
+        server.wait()
+        Event.objects.filter(name="bench_signup").delete()
+        Cadence.objects.filter(pk=cadence.pk).delete()
     floor, rate = statistics.median(floors), statistics.median(rates)
     return {
-        "messages": messages,
+        "messages": len(raw),
+        "bytes_per_message": sum(len(message) for _f, _t, message in raw) // len(raw),
         "runs": runs,
         "smtplib_per_s": floor,
         "worker_per_s": rate,
@@ -89,23 +91,8 @@ def sending(messages: int = 5000, runs: int = 3) -> dict[str, Any]:
     }
 
 
-def _bare_smtplib(port: int, n: int) -> float:
-    message = EmailMessage()
-    message["From"] = "regua@localhost"
-    message["To"] = "cliente@exemplo.com.br"
-    message["Subject"] = "Boas-vindas, Clara!"
-    message.set_content("Olá, Clara!\n\nSua conta está pronta.")
-    message.add_alternative("<p>Olá, Clara!</p><p>Sua conta está pronta.</p>", subtype="html")
-    raw = message.as_bytes()
-    started = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for _ in range(n):
-            smtp.sendmail("regua@localhost", ["cliente@exemplo.com.br"], raw)
-    return n / (time.perf_counter() - started)
-
-
-def _worker_path(port: int, n: int) -> float:
-    """n contacts enter a transactional régua; one process sends their welcome."""
+def _bench_regua(n: int) -> Cadence:
+    """n contacts enter a transactional régua; its welcome step is due for each."""
     now = timezone.now()
     Cadence.objects.filter(key="bench-send").delete()
     cadence, _ = cadence_import(BENCH_REGUA)
@@ -119,6 +106,7 @@ def _worker_path(port: int, n: int) -> float:
         .exclude(consents__channel="email", consents__status="withdrawn")
         .values_list("pk", flat=True)[:n]
     )
+    Event.objects.filter(name="bench_signup").delete()
     Event.objects.bulk_create(
         Event(
             contact_id=pk,
@@ -128,21 +116,54 @@ def _worker_path(port: int, n: int) -> float:
         )
         for pk in ids
     )
-    with override_settings(REGUA_QUIET_HOURS=""):
-        tick(now=now, send=False)
-        settings = {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": port,
-        }
-        with override_settings(**settings):
-            started = time.perf_counter()
-            send_due(now=now)
-            seconds = time.perf_counter() - started
-    sent = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT).count()
-    Event.objects.filter(name="bench_signup").delete()
-    Cadence.objects.filter(pk=cadence.pk).delete()
-    return sent / seconds
+    cadence.refresh_from_db()
+    cadence_tick(cadence, now=now, tally=Tally())
+    return cadence
+
+
+def _reschedule(cadence: Cadence) -> None:
+    Delivery.objects.filter(cadence=cadence).update(
+        status=DeliveryStatus.SCHEDULED, sent_at=None, lease_until=None, attempts=0
+    )
+
+
+def _prerendered(cadence: Cadence) -> list[tuple[str, list[str], bytes]]:
+    """The worker's own messages as bytes, rendered once through the locmem backend."""
+    mail.outbox = []
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", REGUA_QUIET_HOURS=""
+    ):
+        _reschedule(cadence)
+        send_due(now=timezone.now(), cadence=cadence)
+    raw = [
+        (message.from_email, message.recipients(), message.message().as_bytes(linesep="\r\n"))
+        for message in mail.outbox
+    ]
+    mail.outbox = []
+    return raw
+
+
+def _bare_smtplib(port: int, raw: list[tuple[str, list[str], bytes]]) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for sender, recipients, message in raw:
+            smtp.sendmail(sender, recipients, message)
+    return len(raw) / (time.perf_counter() - started)
+
+
+def _worker_path(port: int, cadence: Cadence) -> float:
+    _reschedule(cadence)
+    settings = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": port,
+        "REGUA_QUIET_HOURS": "",
+    }
+    with override_settings(**settings):
+        started = time.perf_counter()
+        send_due(now=timezone.now(), cadence=cadence)
+        seconds = time.perf_counter() - started
+    return Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT).count() / seconds
 
 
 def ticks(runs: int = 5) -> dict[str, Any]:

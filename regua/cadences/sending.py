@@ -14,8 +14,10 @@
 import logging
 import os
 import socket
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
 RECORD_EVERY = 50
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
 def worker_name() -> str:
@@ -148,6 +151,10 @@ def deliveries_send(
     for delivery in to_send:
         by_channel[delivery.channel].append(delivery)
     for channel, group in by_channel.items():
+        connections = settings.REGUA_SMTP_CONNECTIONS if _is_smtp(channel) else 1
+        if connections > 1:
+            _send_in_parallel(channel, group, contexts, now, recorder, connections)
+            continue
         backend = backend_for(channel, dry_run=dry_run)
         backend.open()
         try:
@@ -164,6 +171,55 @@ def deliveries_send(
         finally:
             backend.close()
             recorder.flush()
+
+
+def _is_smtp(channel: str) -> bool:
+    return channel == "email" and settings.EMAIL_BACKEND == SMTP_BACKEND
+
+
+def _send_in_parallel(
+    channel: str,
+    group: list[Delivery],
+    contexts: dict[int, dict[str, Any]],
+    now: datetime,
+    recorder: "_Recorder",
+    connections: int,
+) -> None:
+    """SMTP over several connections: this thread renders while the others wait on the
+    server. A message is recorded only once the server has accepted it, as always."""
+    backends: list[Any] = []
+    local = threading.local()
+    lock = threading.Lock()
+
+    def send(outgoing: Outgoing) -> Result:
+        if not hasattr(local, "backend"):
+            local.backend = backend_for(channel)
+            local.backend.open()
+            with lock:
+                backends.append(local.backend)
+        return local.backend.send(outgoing)
+
+    pending: deque[tuple[Delivery, Future[Result]]] = deque()
+    try:
+        with ThreadPoolExecutor(connections, thread_name_prefix="smtp") as pool:
+            for delivery in group:
+                outgoing = _outgoing(delivery, contexts[delivery.pk], now)
+                if isinstance(outgoing, Result):
+                    recorder.result(delivery, outgoing)
+                else:
+                    pending.append((delivery, pool.submit(send, outgoing)))
+                while pending and pending[0][1].done():
+                    done, future = pending.popleft()
+                    recorder.result(done, future.result())
+                if recorder.pending >= RECORD_EVERY:
+                    recorder.flush()
+            for done, future in pending:
+                recorder.result(done, future.result())
+            pending.clear()
+    finally:
+        for backend in backends:
+            backend.close()
+        recorder.flush()
 
 
 def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Outgoing | Result:

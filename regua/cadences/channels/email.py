@@ -10,7 +10,9 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
+from . import mime
 from .base import Outgoing, Result
 
 
@@ -31,20 +33,11 @@ class EmailBackend:
     def send(self, message: Outgoing) -> Result:
         if self.broken:
             return Result.retry(self.broken)
-        email = EmailMultiAlternatives(
-            subject=message.subject,
-            body=message.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[message.to],
-            headers={"Message-ID": message.message_id, **message.headers},
-            connection=self.connection,
-        )
-        if message.html:
-            email.attach_alternative(message.html, "text/html")
-        # Provider backends (anymail) send this along and return it in tracking events.
-        email.metadata = {"regua_delivery": str(message.delivery_id)}  # type: ignore[attr-defined]
         try:
-            sent = self.connection.send_messages([email])
+            if isinstance(self.connection, SMTPBackend):
+                sent = self._send_smtp(message)
+            else:
+                sent = self._send_django(message)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             return _by_code(code, reply)
@@ -68,6 +61,37 @@ class EmailBackend:
         except Exception as error:  # anymail providers raise their own errors
             return _anymail(error)
         return Result.sent() if sent else Result.retry("the backend sent nothing")
+
+    def _send_smtp(self, message: Outgoing) -> bool:
+        """Django's SMTP backend holds the connection (host, port, TLS, login, timeout);
+        the message's bytes are written by mime.py, several times faster than
+        EmailMessage for the same result."""
+        if self.connection.connection is None:
+            self.connection.open()
+        sender = self._sender()
+        raw = mime.message_bytes(message, sender, localtime=settings.EMAIL_USE_LOCALTIME)
+        self.connection.connection.sendmail(sender, [mime.address(message.to)], raw)
+        return True
+
+    def _sender(self) -> str:
+        if not hasattr(self, "_from"):
+            self._from = mime.address(settings.DEFAULT_FROM_EMAIL)
+        return self._from
+
+    def _send_django(self, message: Outgoing) -> bool:
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.to],
+            headers={"Message-ID": message.message_id, **message.headers},
+            connection=self.connection,
+        )
+        if message.html:
+            email.attach_alternative(message.html, "text/html")
+        # Provider backends (anymail) send this along and return it in tracking events.
+        email.metadata = {"regua_delivery": str(message.delivery_id)}  # type: ignore[attr-defined]
+        return bool(self.connection.send_messages([email]))
 
     def _reset(self) -> None:
         # A broken connection may fail to close: drop it either way.
