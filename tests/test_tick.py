@@ -236,13 +236,38 @@ def test_someone_born_on_29_february_celebrates_on_the_28th_in_common_years(cust
     assert Enrollment.objects.get().contact_id == leap.pk
 
 
-def test_the_catch_up_tick_enrolls_a_whole_backlog_of_birthdays_once(customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_catch_up_tick_enrolls_the_backlog_that_can_still_be_sent(customer, caplog) -> None:  # type: ignore[no-untyped-def]
     regua("{kind: date, attribute: birth_date, hour: 9}", at=datetime(2026, 1, 1, tzinfo=SP))
     people = [customer(birth_date=date(1980 + n, 1 + n % 12, 1 + n % 27)) for n in range(24)]
+    recent = customer(birth_date=date(1990, 12, 30))
+    # The worker comes back after a year: a birthday e-mail of March would only expire
+    # (72 h lateness), so only the birthdays of the last days enter; the rest is logged.
     summary = tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False)
-    assert summary.total.enrolled == len(people)
-    assert summary.total.scheduled == len(people)
+    entered = set(Enrollment.objects.values_list("contact_id", flat=True))
+    assert recent.pk in entered
+    assert (
+        summary.total.enrolled
+        == len(entered)
+        == 1 + sum(1 for p in people if p.birth_date.month == 12 and p.birth_date.day >= 27)
+    )
+    assert "are not enrolled" in caplog.text
     assert tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False).total.enrolled == 0
+
+
+def test_a_regua_with_a_task_step_enrolls_its_whole_backlog(customer) -> None:  # type: ignore[no-untyped-def]
+    steps = """
+  - key: ligacao
+    offset: 0
+    channel: task
+    task: {kind: call, due_days: 2}
+    message:
+      pt-br: {subject: "Ligar para {{ contact.name }}", body: "Parabéns pessoalmente"}
+"""
+    at = datetime(2026, 1, 1, tzinfo=SP)
+    regua("{kind: date, attribute: birth_date, hour: 9}", steps, at=at)
+    people = [customer(birth_date=date(1980 + n, 1 + n % 12, 1 + n % 27)) for n in range(24)]
+    summary = tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False)
+    assert summary.total.enrolled == summary.total.scheduled == len(people)
 
 
 def test_customer_anniversaries_follow_the_local_day_of_signup(customer) -> None:  # type: ignore[no-untyped-def]

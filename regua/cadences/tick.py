@@ -12,11 +12,13 @@ how the preview dry-runs the next 30 days (inside a transaction it rolls back).
 """
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
@@ -24,7 +26,7 @@ from django.utils import timezone
 
 from regua.customers.models import Contact
 from regua.events.models import Event
-from regua.lib.bulk import db_datetime_adapter, insert_many, insert_select
+from regua.lib.bulk import db_datetime_adapter, insert_many, insert_select, statistics_refresh
 
 from . import conditions, draws, triggers
 from .due import due_sql
@@ -38,6 +40,8 @@ from .models import (
     Reentry,
     Step,
 )
+
+log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 10_000
 # Month offsets are calendar months: the scan for due enrollments reaches a few days
@@ -142,10 +146,13 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
     since = cadence.enrolled_through or cadence.activated_at or now
     steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
     if since < now:
-        tally.enrolled += _enroll(cadence, since, now)
+        enrolled = _enroll(cadence, max(since, _horizon(cadence, steps, now)), now)
+        _statistics_keep_up(Enrollment, enrolled)
+        tally.enrolled += enrolled
         tally.exited += _goals(cadence, since, now)
     for step in steps:
         scheduled, skipped = _schedule(cadence, step, now)
+        _statistics_keep_up(Delivery, scheduled + skipped)
         tally.scheduled += scheduled
         tally.skipped += skipped
     tally.completed += _complete(cadence, steps, now)
@@ -154,7 +161,40 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
         cadence.enrolled_through = now
 
 
+# PostgreSQL plans the next phases from the tables' statistics: after a large insert
+# (the first tick of a régua, a catch-up) they would still describe the tables before
+# it, and a join planned for a few rows over a hundred thousand takes minutes.
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _statistics_keep_up(model: type[Enrollment] | type[Delivery], inserted: int) -> None:
+    if inserted >= ANALYZE_AFTER_ROWS:
+        statistics_refresh(model)
+
+
 # 1. Enrollment ---------------------------------------------------------------------------
+
+
+def _horizon(cadence: Cadence, steps: list[Step], now: datetime) -> datetime:
+    """The oldest entry that could still be sent a step: every step of an earlier one fell
+    due more than REGUA_MAX_LATENESS_HOURS (and a day of send window) ago, so each would
+    only expire. After a long outage the tick enrolls from here, and says so; a régua
+    with a task step (a task is never too late) enrolls the whole backlog."""
+    if not steps or any(step.channel == "task" for step in steps):
+        return datetime.min.replace(tzinfo=UTC)
+    last = max((step.parsed_offset for step in steps), key=lambda offset: offset.approx_minutes)
+    lateness = timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS, days=1)
+    horizon = last.before(now - lateness) - triggers.EVENT_LATENESS
+    since = cadence.enrolled_through or cadence.activated_at or now
+    if since < horizon:
+        log.warning(
+            "régua %s: entries from %s to %s are not enrolled: all their steps are past "
+            "the lateness limit",
+            cadence.key,
+            since.isoformat(),
+            horizon.isoformat(),
+        )
+    return horizon
 
 
 ENROLLMENT_FIELDS = [
@@ -355,17 +395,15 @@ def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
     )
     if end <= start:
         return 0, 0
-    pending = (
-        Enrollment.objects.filter(
-            cadence=cadence,
-            status=EnrollmentStatus.ACTIVE,
-            holdout=False,
-            entered_at__gt=start,
-            entered_at__lte=end,
-        )
-        .exclude(Exists(Delivery.objects.filter(enrollment=OuterRef("pk"), step=step)))
-        .order_by()
-    )
+    # Those who already have this step's delivery (the range overlaps the previous one
+    # by the lateness slack) are turned away by its unique key: no anti-join to plan.
+    pending = Enrollment.objects.filter(
+        cadence=cadence,
+        status=EnrollmentStatus.ACTIVE,
+        holdout=False,
+        entered_at__gt=start,
+        entered_at__lte=end,
+    ).order_by()
     condition = conditions.to_q(step.condition, today=now.date())
     ab = any(isinstance(m, dict) and m.get("subject_b") for m in (step.message or {}).values())
     # Rows entered after `start` fall due after offset.after(start): a reschedule moment
