@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from regua.customers.models import Consent, ContactTag, Tag
 
@@ -57,34 +58,39 @@ def to_q(conditions: Any, today: date | None = None) -> Q:
     if conditions in (None, []):
         return Q()
     if not isinstance(conditions, list):
-        raise ConditionError("conditions must be a list of {field, op, value}")
+        raise ConditionError(_("conditions must be a list of {field, op, value}"))
     q = Q()
     for index, item in enumerate(conditions, start=1):
         if not isinstance(item, dict) or not {"field", "op"} <= item.keys():
-            raise ConditionError(f"condition {index}: needs field and op")
+            raise ConditionError(_("condition %(index)d: needs field and op") % {"index": index})
         unknown = item.keys() - {"field", "op", "value"}
         if unknown:
-            raise ConditionError(f"condition {index}: unknown key {sorted(unknown)[0]!r}")
+            raise ConditionError(
+                _("condition %(index)d: unknown key %(key)r")
+                % {"index": index, "key": sorted(unknown)[0]}
+            )
         try:
             q &= _one(str(item["field"]), str(item["op"]), item.get("value"), today)
         except ConditionError as error:
-            raise ConditionError(f"condition {index}: {error}") from None
+            raise ConditionError(
+                _("condition %(index)d: %(problem)s") % {"index": index, "problem": error}
+            ) from None
     return q
 
 
 def _one(field: str, op: str, value: Any, today: date | None) -> Q:
     if op not in OPS:
-        raise ConditionError(f"unknown operator {op!r}")
+        raise ConditionError(_("unknown operator %(op)r") % {"op": op})
     if op in LIST_OPS and not isinstance(value, list):
-        raise ConditionError(f"{op} needs a list of values")
+        raise ConditionError(_("%(op)s needs a list of values") % {"op": op})
     if field == "tags":
         return _tags(op, value)
     if field.startswith("consent."):
         channel = field.removeprefix("consent.")
         if channel not in CONSENT_CHANNELS:
-            raise ConditionError(f"unknown consent channel {channel!r}")
+            raise ConditionError(_("unknown consent channel %(channel)r") % {"channel": channel})
         if op not in {"eq", "ne"} or value not in {"granted", "withdrawn"}:
-            raise ConditionError("consent takes eq/ne with granted or withdrawn")
+            raise ConditionError(_("consent takes eq/ne with granted or withdrawn"))
         has = Exists(Consent.objects.filter(contact=OuterRef("pk"), channel=channel, status=value))
         return Q(has) if op == "eq" else ~Q(has)
     if field == "owner":
@@ -94,7 +100,7 @@ def _one(field: str, op: str, value: Any, today: date | None) -> Q:
     if field.startswith("attributes."):
         name = field.removeprefix("attributes.")
         if not name.replace("_", "").isalnum():
-            raise ConditionError(f"bad attribute name {name!r}")
+            raise ConditionError(_("bad attribute name %(name)r") % {"name": name})
         path = f"attributes__{name}"
         if op == "is_set":
             return Q(**{"attributes__has_key": name})
@@ -102,7 +108,7 @@ def _one(field: str, op: str, value: Any, today: date | None) -> Q:
             return ~Q(**{"attributes__has_key": name})
         return _compare(path, op, value)
     if field not in PLAIN_FIELDS:
-        raise ConditionError(f"unknown field {field!r}")
+        raise ConditionError(_("unknown field %(field)r") % {"field": field})
     return _compare(field, op, value)
 
 
@@ -121,12 +127,12 @@ def _compare(path: str, op: str, value: Any) -> Q:
         return ~Q(**{path: ""}) & Q(**{f"{path}__isnull": False})
     if op == "is_not_set":
         return Q(**{path: ""}) | Q(**{f"{path}__isnull": True})
-    raise ConditionError(f"{op} does not apply here")
+    raise ConditionError(_("%(op)s does not apply here") % {"op": op})
 
 
 def _tags(op: str, value: Any) -> Q:
     if op not in {"has", "not_has"} or not isinstance(value, str):
-        raise ConditionError("tags take has/not_has with one tag")
+        raise ConditionError(_("tags take has/not_has with one tag"))
     tagged = Exists(
         ContactTag.objects.filter(
             contact=OuterRef("pk"), tag__in=Tag.objects.filter(key=Tag.key_for(value))
@@ -137,7 +143,7 @@ def _tags(op: str, value: Any) -> Q:
 
 def _age(op: str, value: Any, today: date) -> Q:
     if op not in {"gt", "gte", "lt", "lte", "eq"} or not isinstance(value, int):
-        raise ConditionError("age takes eq/gt/gte/lt/lte with a whole number")
+        raise ConditionError(_("age takes eq/gt/gte/lt/lte with a whole number"))
 
     def born_before(years: int) -> date:
         try:

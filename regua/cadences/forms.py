@@ -7,9 +7,11 @@ import yaml
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from regua.agenda.models import TaskKind
+
 from .models import Cadence, Channel, Objective, Reentry, TriggerKind
 from .rendering import LANGUAGES
-from .yaml_io import TASK_KINDS, check_step, validate
+from .yaml_io import check_step, validate
 
 
 def _yaml_field(label: str, help_text: str = "") -> forms.CharField:
@@ -179,9 +181,7 @@ class StepForm(forms.Form):
     window_end = forms.TimeField(label=_("Send until"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     condition = _yaml_field(_("Condition (YAML list)"), _("Checked when the step falls due."))
-    task_kind = forms.ChoiceField(
-        label=_("Task kind"), required=False, choices=[(k, k) for k in sorted(TASK_KINDS)]
-    )
+    task_kind = forms.ChoiceField(label=_("Task kind"), required=False, choices=TaskKind.choices)
     task_due_days = forms.IntegerField(
         label=_("Task due in (days)"), required=False, min_value=0, max_value=60
     )

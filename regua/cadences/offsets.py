@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.utils.translation import gettext as _
 
 UNITS = {"min": "minutes", "h": "hours", "d": "days", "mo": "months"}
 PATTERN = re.compile(r"^\s*(\d{1,4})\s*(min|h|d|mo)?\s*$")
@@ -20,13 +21,15 @@ class Offset:
     def parse(cls, text: str | int) -> "Offset":
         match = PATTERN.match(str(text))
         if not match:
-            raise ValueError(f"{text!r} is not an offset: write 0, 30min, 2h, 15d or 3mo")
+            raise ValueError(
+                _("%(text)r is not an offset: write 0, 30min, 2h, 15d or 3mo") % {"text": text}
+            )
         amount, unit = int(match[1]), match[2] or "min"
         if amount and not unit:
-            raise ValueError(f"{text!r}: say the unit (min, h, d or mo)")
+            raise ValueError(_("%(text)r: say the unit (min, h, d or mo)") % {"text": text})
         offset = cls(amount, unit)
         if offset.approx_minutes > MAX_MINUTES:
-            raise ValueError(f"{text!r} is longer than two years")
+            raise ValueError(_("%(text)r is longer than two years") % {"text": text})
         return offset
 
     def __str__(self) -> str:
@@ -35,13 +38,6 @@ class Offset:
     def _delta(self) -> timedelta | relativedelta:
         if self.unit == "mo":
             return relativedelta(months=self.amount)
-        return timedelta(**{UNITS[self.unit]: self.amount})
-
-    @property
-    def delta(self) -> timedelta:
-        """The fixed length of an offset in minutes, hours or days."""
-        if self.unit == "mo":
-            raise ValueError("a month offset has no fixed length")
         return timedelta(**{UNITS[self.unit]: self.amount})
 
     def after(self, moment: datetime) -> datetime:

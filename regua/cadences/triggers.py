@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from regua.customers.models import Contact
 from regua.events.models import Event
@@ -53,7 +54,7 @@ def calendar_date(rule: str, year: int) -> date:
 def check_trigger(trigger: object) -> list[str]:
     """The problems in a trigger definition (empty when it is usable)."""
     if not isinstance(trigger, dict):
-        return ["the trigger must be a mapping with a kind"]
+        return [_("the trigger must be a mapping with a kind")]
     kind = trigger.get("kind")
     allowed = {
         "event": {"event", "where"},
@@ -64,42 +65,45 @@ def check_trigger(trigger: object) -> list[str]:
         "manual": set(),
     }
     if kind not in allowed:
-        return [f"unknown trigger kind {kind!r}: use one of {', '.join(allowed)}"]
+        return [
+            _("unknown trigger kind %(kind)r: use one of %(kinds)s")
+            % {"kind": kind, "kinds": ", ".join(allowed)}
+        ]
     problems = [
-        f"trigger {kind}: unknown option {key!r}"
+        _("trigger %(kind)s: unknown option %(option)r") % {"kind": kind, "option": key}
         for key in sorted(trigger.keys() - allowed[kind] - {"kind"})
     ]
     if kind == "event":
         if not isinstance(trigger.get("event"), str) or not trigger["event"]:
-            problems.append("trigger event: name the event")
+            problems.append(_("trigger event: name the event"))
         if not isinstance(trigger.get("where", {}), dict):
-            problems.append("trigger event: where must map property names to values")
+            problems.append(_("trigger event: where must map property names to values"))
     if kind in {"date", "calendar"}:
         hour = trigger.get("hour", 9)
         if not isinstance(hour, int) or not 0 <= hour <= 23:
-            problems.append(f"trigger {kind}: hour must be 0–23")
+            problems.append(_("trigger %(kind)s: hour must be 0–23") % {"kind": kind})
     if kind == "date" and trigger.get("attribute") not in DATE_ATTRIBUTES:
-        problems.append("trigger date: attribute must be birth_date or created_at")
+        problems.append(_("trigger date: attribute must be birth_date or created_at"))
     if kind == "calendar":
         rule = str(trigger.get("rule", ""))
         try:
             calendar_date(rule, 2024)
         except (ValueError, TypeError):
             problems.append(
-                f"trigger calendar: {rule!r} is neither a named date "
-                f"({', '.join(CALENDAR_RULES)}) nor MM-DD"
+                _("trigger calendar: %(rule)r is neither a named date (%(names)s) nor MM-DD")
+                % {"rule": rule, "names": ", ".join(CALENDAR_RULES)}
             )
     if kind == "inactivity":
         days = trigger.get("days")
         if not isinstance(days, int) or days < 1:
-            problems.append("trigger inactivity: days must be a whole number ≥ 1")
+            problems.append(_("trigger inactivity: days must be a whole number ≥ 1"))
         events = trigger.get("events")
         if (
             not isinstance(events, list)
             or not events
             or not all(isinstance(e, str) for e in events)
         ):
-            problems.append("trigger inactivity: events must list the event names that count")
+            problems.append(_("trigger inactivity: events must list the event names that count"))
     return problems
 
 

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -104,7 +105,15 @@ def install_defaults(request: HttpRequest) -> HttpResponse:
         if not Cadence.objects.filter(key=path.stem).exists():
             cadence_import(path.read_text("utf-8"))
             installed += 1
-    messages.success(request, _("%(n)d default réguas installed as drafts.") % {"n": installed})
+    messages.success(
+        request,
+        ngettext(
+            "%(n)d default régua installed as a draft.",
+            "%(n)d default réguas installed as drafts.",
+            installed,
+        )
+        % {"n": installed},
+    )
     return redirect("cadences:list")
 
 

@@ -11,6 +11,9 @@ from typing import Any
 import yaml
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from regua.agenda.models import TaskKind
 
 from . import conditions, rendering, triggers
 from .models import (
@@ -51,7 +54,7 @@ STEP_KEYS = [
     "task",
     "webhook",
 ]
-TASK_KINDS = {"call", "meeting", "email", "visit", "other"}
+TASK_KINDS = set(TaskKind.values)  # what the task channel can create
 
 
 class CadenceError(ValueError):
@@ -134,10 +137,15 @@ def cadence_load(text: str) -> dict[str, Any]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise CadenceError(
-            [f"{where}not valid YAML ({getattr(error, 'problem', error)})"]
-        ) from None
+        problem = getattr(error, "problem", error)
+        if mark:
+            message = _("line %(line)d: not valid YAML (%(problem)s)") % {
+                "line": mark.line + 1,
+                "problem": problem,
+            }
+        else:
+            message = _("not valid YAML (%(problem)s)") % {"problem": problem}
+        raise CadenceError([message]) from None
     problems = validate(data)
     if problems:
         raise CadenceError(problems)
@@ -146,13 +154,13 @@ def cadence_load(text: str) -> dict[str, Any]:
 
 def validate(data: Any) -> list[str]:
     if not isinstance(data, dict):
-        return ["the document must be a mapping (key: value lines)"]
-    problems = [f"unknown field {k!r}" for k in data if k not in CADENCE_KEYS]
+        return [_("the document must be a mapping (key: value lines)")]
+    problems = [_("unknown field %(field)r") % {"field": k} for k in data if k not in CADENCE_KEYS]
     key = data.get("key")
     if not isinstance(key, str) or not key or not key.replace("_", "").replace("-", "").isalnum():
-        problems.append("key: required; letters, digits, _ and - only")
+        problems.append(_("key: required; letters, digits, _ and - only"))
     if not isinstance(data.get("name"), str) or not data["name"].strip():
-        problems.append("name: required")
+        problems.append(_("name: required"))
     choices = {
         "objective": Objective.values,
         "status": CadenceStatus.values,
@@ -162,7 +170,7 @@ def validate(data: Any) -> list[str]:
     for name, allowed in choices.items():
         value = data.get(name, defaults.get(name))
         if value not in allowed:
-            problems.append(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+            problems.append(_not_one_of(name, value, allowed))
     for name, low, high in (
         ("priority", 0, 100),
         ("holdout_percent", 0, 50),
@@ -170,27 +178,36 @@ def validate(data: Any) -> list[str]:
     ):
         value = data.get(name)
         if value is not None and (not isinstance(value, int) or not low <= value <= high):
-            problems.append(f"{name}: a whole number from {low} to {high}")
+            problems.append(
+                _("%(field)s: a whole number from %(low)d to %(high)d")
+                % {"field": name, "low": low, "high": high}
+            )
     if "marketing" in data and not isinstance(data["marketing"], bool):
-        problems.append("marketing: true or false")
+        problems.append(_("marketing: true or false"))
     problems += [f"trigger: {p}" for p in triggers.check_trigger(data.get("trigger"))]
     problems += [f"audience: {p}" for p in conditions.check(data.get("audience", []))]
     for name in ("exit", "goal"):
         spec = data.get(name) or {}
         if not isinstance(spec, dict) or (spec and not isinstance(spec.get("event"), str)):
-            problems.append(f"{name}: needs an event name")
+            problems.append(_("%(field)s: needs an event name") % {"field": name})
         elif set(spec) - {"event", "where"}:
-            problems.append(f"{name}: only event and where")
+            problems.append(_("%(field)s: only event and where") % {"field": name})
     steps = data.get("steps", [])
     if not isinstance(steps, list):
-        return [*problems, "steps: must be a list"]
+        return [*problems, _("steps: must be a list")]
     seen: set[str] = set()
     for index, step in enumerate(steps):
         path = f"steps[{index}]"
+        if not isinstance(step, dict):
+            problems.append(f"{path}: {_('must be a mapping')}")
+            continue
         problems += [f"{path}.{p}" if not p.startswith(path) else p for p in check_step(step)]
         if isinstance(step, dict):
             if step.get("key") in seen:
-                problems.append(f"{path}.key: {step.get('key')!r} is used twice")
+                problems.append(
+                    _("%(path)s.key: %(key)r is used twice")
+                    % {"path": path, "key": step.get("key")}
+                )
             seen.add(step.get("key"))
     return problems
 
@@ -198,24 +215,24 @@ def validate(data: Any) -> list[str]:
 def check_step(step: Any) -> list[str]:
     """The problems in one step definition, each starting with the field's name."""
     if not isinstance(step, dict):
-        return ["must be a mapping"]
-    problems = [f"{k}: unknown field" for k in step if k not in STEP_KEYS]
+        return [_("must be a mapping")]
+    problems = [_("%(field)s: unknown field") % {"field": k} for k in step if k not in STEP_KEYS]
     key = step.get("key")
     if not isinstance(key, str) or not key or not key.replace("_", "").replace("-", "").isalnum():
-        problems.append("key: required; letters, digits, _ and - only")
+        problems.append(_("key: required; letters, digits, _ and - only"))
     try:
         Offset.parse(step.get("offset", 0))
     except ValueError as error:
         problems.append(f"offset: {error}")
     channel = step.get("channel")
     if channel not in Channel.values:
-        problems.append(f"channel: {channel!r} is not one of {', '.join(Channel.values)}")
+        problems.append(_not_one_of("channel", channel, Channel.values))
     window = step.get("window")
     if window is not None:
         try:
             _window(window)
         except (ValueError, TypeError, KeyError):
-            problems.append('window: write {start: "09:00", end: "18:00"}')
+            problems.append(_('window: write {start: "09:00", end: "18:00"}'))
     problems += [f"condition: {p}" for p in conditions.check(step.get("condition", []))]
     if (channel in Channel.values and channel != "webhook") or step.get("message"):
         problems += [
@@ -225,14 +242,24 @@ def check_step(step: Any) -> list[str]:
     if channel == "task":
         task = step.get("task") or {}
         if not isinstance(task, dict) or task.get("kind", "call") not in TASK_KINDS:
-            problems.append(f"task.kind: one of {', '.join(sorted(TASK_KINDS))}")
+            problems.append(
+                _("task.kind: one of %(kinds)s") % {"kinds": ", ".join(sorted(TASK_KINDS))}
+            )
         elif not isinstance(task.get("due_days", 1), int) or not 0 <= task.get("due_days", 1) <= 60:
-            problems.append("task.due_days: a whole number of days from 0 to 60")
+            problems.append(_("task.due_days: a whole number of days from 0 to 60"))
     if channel == "webhook":
         url = (step.get("webhook") or {}).get("url", "")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            problems.append("webhook.url: an http(s) address")
+            problems.append(_("webhook.url: an http(s) address"))
     return problems
+
+
+def _not_one_of(field: str, value: Any, allowed: list[str]) -> str:
+    return _("%(field)s: %(value)r is not one of %(choices)s") % {
+        "field": field,
+        "value": value,
+        "choices": ", ".join(allowed),
+    }
 
 
 def _window(window: Any) -> tuple[time, time]:
