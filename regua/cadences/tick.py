@@ -14,6 +14,7 @@ how the preview dry-runs the next 30 days (inside a transaction it rolls back).
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,13 @@ from django.utils import timezone
 
 from regua.customers.models import Contact
 from regua.events.models import Event
-from regua.lib.bulk import db_datetime_adapter, insert_many, insert_select, statistics_refresh
+from regua.lib.bulk import (
+    bulk_load,
+    db_datetime_adapter,
+    insert_many,
+    insert_select,
+    statistics_refresh,
+)
 
 from . import conditions, draws, triggers
 from .due import due_sql
@@ -116,11 +123,16 @@ def tick(*, now: datetime | None = None, dry_run: bool = False, send: bool = Tru
 
 
 def _run(now: datetime, summary: TickSummary, *, send: bool, dry_run: bool) -> None:
-    for cadence in Cadence.objects.filter(status=CadenceStatus.ACTIVE).order_by("-priority", "id"):
-        with transaction.atomic():
-            if not _lock(cadence):
-                continue  # another tick has this régua right now
-            cadence_tick(cadence, now=now, tally=summary.tally(cadence.key))
+    cadences = list(Cadence.objects.filter(status=CadenceStatus.ACTIVE).order_by("-priority", "id"))
+    # Catching up on more than a day writes millions of rows: SQLite gets a large page
+    # cache for it (bulk_load), as imports do.
+    behind = min((c.enrolled_through or c.activated_at or now for c in cadences), default=now)
+    with bulk_load() if now - behind > timedelta(days=1) else nullcontext():
+        for cadence in cadences:
+            with transaction.atomic():
+                if not _lock(cadence):
+                    continue  # another tick has this régua right now
+                cadence_tick(cadence, now=now, tally=summary.tally(cadence.key))
     if send:
         from .sending import send_due
 
