@@ -200,6 +200,7 @@ def ticks(runs: int = 5, days: int = 1) -> dict[str, Any]:
     return {
         "days": days,
         "tick_s": statistics.median(times),
+        "runs_s": [round(t, 2) for t in times],
         "floor_s": statistics.median(floor),
         "floor_rows": rows,
         "ratio_to_floor": statistics.median(times) / max(statistics.median(floor), 1e-9),
