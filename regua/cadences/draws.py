@@ -31,6 +31,15 @@ def draw_sql(column: str, key: str) -> str:
     return f"(({column} * {MULTIPLIER} + {salt(key)}) & {MODULUS - 1})"
 
 
+def variant(identifier: int, key: str) -> str:
+    """The A/B draw: "a" or "b", half each."""
+    return "a" if draw(identifier, key) < MODULUS // 2 else "b"
+
+
+def variant_sql(column: str, key: str) -> str:
+    return f"CASE WHEN {draw_sql(column, key)} < {MODULUS // 2} THEN 'a' ELSE 'b' END"
+
+
 def in_share(identifier: int, key: str, percent: int) -> bool:
     return draw(identifier, key) < share_threshold(percent)
 

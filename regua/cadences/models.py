@@ -140,9 +140,6 @@ class Step(TimeStamped):
     def parsed_offset(self) -> Offset:
         return Offset.parse(self.offset)
 
-    def due_for(self, entered_at: datetime) -> datetime:
-        return self.parsed_offset.after(entered_at)
-
     def entered_by(self, moment: datetime) -> datetime:
         """The latest entry instant whose due moment for this step is at or before `moment`."""
         return self.parsed_offset.before(moment)

@@ -38,11 +38,9 @@ class Offset:
     def _delta(self) -> timedelta | relativedelta:
         if self.unit == "mo":
             return relativedelta(months=self.amount)
-        return timedelta(**{UNITS[self.unit]: self.amount})
+        return timedelta(minutes=self.approx_minutes)
 
     def after(self, moment: datetime) -> datetime:
-        if self.unit != "mo":
-            return moment + timedelta(minutes=self.approx_minutes)
         return moment + self._delta()
 
     def before(self, moment: datetime) -> datetime:

@@ -40,7 +40,6 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
 RECORD_EVERY = 50
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
 def worker_name() -> str:
@@ -174,7 +173,9 @@ def deliveries_send(
 
 
 def _is_smtp(channel: str) -> bool:
-    return channel == "email" and settings.EMAIL_BACKEND == SMTP_BACKEND
+    from .channels.email import uses_smtp
+
+    return channel == "email" and uses_smtp()
 
 
 def _send_in_parallel(

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 10_000
 # Month offsets are calendar months: the scan for due enrollments reaches a few days
-# further and the exact due moment is computed per row.
+# further and the exact due moment (computed in SQL) decides.
 MONTH_SLACK = timedelta(days=4)
 
 
@@ -158,7 +158,7 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
     since = cadence.enrolled_through or cadence.activated_at or now
     steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
     if since < now:
-        enrolled = _enroll(cadence, max(since, _horizon(cadence, steps, now)), now)
+        enrolled = _enroll(cadence, _horizon(cadence, steps, since, now), now)
         _statistics_keep_up(Enrollment, enrolled)
         tally.enrolled += enrolled
         tally.exited += _goals(cadence, since, now)
@@ -187,25 +187,25 @@ def _statistics_keep_up(model: type[Enrollment] | type[Delivery], inserted: int)
 # 1. Enrollment ---------------------------------------------------------------------------
 
 
-def _horizon(cadence: Cadence, steps: list[Step], now: datetime) -> datetime:
-    """The oldest entry that could still be sent a step: every step of an earlier one fell
+def _horizon(cadence: Cadence, steps: list[Step], since: datetime, now: datetime) -> datetime:
+    """Where enrollment starts: `since`, or later when every step of an earlier entry fell
     due more than REGUA_MAX_LATENESS_HOURS (and a day of send window) ago, so each would
-    only expire. After a long outage the tick enrolls from here, and says so; a régua
+    only expire. After a long outage the tick enrolls from there, and says so; a régua
     with a task step (a task is never too late) enrolls the whole backlog."""
     if not steps or any(step.channel == "task" for step in steps):
-        return datetime.min.replace(tzinfo=UTC)
+        return since
     last = max((step.parsed_offset for step in steps), key=lambda offset: offset.approx_minutes)
     lateness = timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS, days=1)
     horizon = last.before(now - lateness) - triggers.EVENT_LATENESS
-    since = cadence.enrolled_through or cadence.activated_at or now
-    if since < horizon:
-        log.warning(
-            "régua %s: entries from %s to %s are not enrolled: all their steps are past "
-            "the lateness limit",
-            cadence.key,
-            since.isoformat(),
-            horizon.isoformat(),
-        )
+    if since >= horizon:
+        return since
+    log.warning(
+        "régua %s: entries from %s to %s are not enrolled: all their steps are past "
+        "the lateness limit",
+        cadence.key,
+        since.isoformat(),
+        horizon.isoformat(),
+    )
     return horizon
 
 
@@ -424,11 +424,7 @@ def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
     if rescheduled is not None and rescheduled <= offset.after(start):
         rescheduled = None
     due = due_sql(connection.vendor, offset, rescheduled, step.window)
-    variant = (
-        f"CASE WHEN {draws.draw_sql('s.id', step.key)} < {draws.MODULUS // 2} THEN 'a' ELSE 'b' END"
-        if ab
-        else "'a'"
-    )
+    variant = draws.variant_sql("s.id", step.key) if ab else "'a'"
     select = ["s.id", "%s", "%s", "s.contact_id", "%s", "%s", due, variant, "%s", "0"]
     select += ["%s", "%s"]
     stamp = db_datetime_adapter()

@@ -11,9 +11,15 @@ import smtplib
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.utils.module_loading import import_string
 
 from . import mime
 from .base import Outgoing, Result
+
+
+def uses_smtp() -> bool:
+    """Whether e-mail goes out through Django's SMTP backend (or a subclass of it)."""
+    return issubclass(import_string(settings.EMAIL_BACKEND), SMTPBackend)
 
 
 class EmailBackend:
@@ -68,15 +74,10 @@ class EmailBackend:
         EmailMessage for the same result."""
         if self.connection.connection is None:
             self.connection.open()
-        sender = self._sender()
+        sender = mime.address(settings.DEFAULT_FROM_EMAIL)
         raw = mime.message_bytes(message, sender, localtime=settings.EMAIL_USE_LOCALTIME)
         self.connection.connection.sendmail(sender, [mime.address(message.to)], raw)
         return True
-
-    def _sender(self) -> str:
-        if not hasattr(self, "_from"):
-            self._from = mime.address(settings.DEFAULT_FROM_EMAIL)
-        return self._from
 
     def _send_django(self, message: Outgoing) -> bool:
         email = EmailMultiAlternatives(
