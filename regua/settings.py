@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "regua.imports",
     "regua.cadences",
     "regua.agenda",
+    "regua.analytics",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",

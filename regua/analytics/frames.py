@@ -1,0 +1,166 @@
+"""Reading orders, items and events into polars frames, one query each.
+
+Analytics read whole tables, so the rows travel the cheapest way each database offers:
+PostgreSQL streams `COPY (query) TO STDOUT` as CSV straight into polars; SQLite returns
+plain tuples of integers and floats (times as Unix seconds, amounts as floats, so no
+Python datetime or Decimal is built per row). Both run on Django's connection, inside
+the caller's transaction.
+
+Purchases are the orders that were paid: pending, cancelled and refunded orders are not
+purchases. A purchase's `day` is its date in the business's time zone (TIME_ZONE).
+"""
+
+import io
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from regua.commerce.models import Order, OrderItem, OrderStatus
+from regua.customers.models import Contact
+from regua.events.models import Event
+from regua.lib.bulk import pg_cursor
+
+PURCHASED = [OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
+
+
+def business_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def day_start(day: date) -> datetime:
+    """The first moment of a business day, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=business_zone())
+
+
+def _epoch(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+    return f"CAST(strftime('%%s', {column}) AS INTEGER)"
+
+
+def _real(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST({column} AS DOUBLE PRECISION)"
+    return f"CAST({column} AS REAL)"
+
+
+def fetch(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """Run one SELECT and return its rows as a frame with this schema (column order)."""
+    if connection.vendor == "postgresql":
+        buffer = io.BytesIO()
+        with (
+            pg_cursor() as cursor,
+            cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+        ):
+            for chunk in copy:
+                buffer.write(chunk)
+        if buffer.tell() == 0:
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _members(contacts: Q | None) -> tuple[str, list[Any]]:
+    """SQL `AND contact_id IN (...)` for a contact filter (a segment's Q), or nothing."""
+    if contacts is None:
+        return "", []
+    query: QuerySet[Contact] = Contact.objects.filter(contacts).values("pk")
+    sql, params = query.query.sql_with_params()
+    return f" AND contact_id IN ({sql})", list(params)
+
+
+def _with_day(frame: pl.DataFrame, seconds: str, name: str) -> pl.DataFrame:
+    zone = settings.TIME_ZONE
+    return frame.with_columns(
+        pl.from_epoch(pl.col(seconds), time_unit="s")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(zone)
+        .alias(name)
+    ).with_columns(pl.col(name).dt.date().alias("day"))
+
+
+def purchases(*, until: date, since: date | None = None, contacts: Q | None = None) -> pl.DataFrame:
+    """Purchases made before the end of `until` (and from `since`), one row per order.
+
+    Columns: order_id, contact_id, ordered_at (business time), day, total, discount.
+    """
+    table = Order._meta.db_table
+    members, member_params = _members(contacts)
+    since_sql = " AND ordered_at >= %s" if since else ""
+    sql = (
+        f"SELECT id, contact_id, {_epoch('ordered_at')}, {_real('total')}, "
+        f"{_real('discount')} FROM {table} "
+        f"WHERE status IN ({', '.join(['%s'] * len(PURCHASED))}) AND ordered_at < %s"
+        f"{since_sql}{members}"
+    )
+    params: list[Any] = [str(s) for s in PURCHASED]
+    params.append(_db_time(day_start(until + timedelta(days=1))))
+    if since:
+        params.append(_db_time(day_start(since)))
+    params += member_params
+    frame = fetch(
+        sql,
+        params,
+        {
+            "order_id": pl.Int64,
+            "contact_id": pl.Int64,
+            "seconds": pl.Int64,
+            "total": pl.Float64,
+            "discount": pl.Float64,
+        },
+    )
+    return _with_day(frame, "seconds", "ordered_at").drop("seconds")
+
+
+def items(*, until: date, since: date | None = None) -> pl.DataFrame:
+    """The lines of the purchases in the period: order_id, contact_id, sku."""
+    order_table = Order._meta.db_table
+    item_table = OrderItem._meta.db_table
+    since_sql = " AND o.ordered_at >= %s" if since else ""
+    sql = (
+        f"SELECT i.order_id, o.contact_id, i.sku FROM {item_table} i "
+        f"JOIN {order_table} o ON o.id = i.order_id "
+        f"WHERE o.status IN ({', '.join(['%s'] * len(PURCHASED))}) AND o.ordered_at < %s"
+        f"{since_sql}"
+    )
+    params: list[Any] = [str(s) for s in PURCHASED]
+    params.append(_db_time(day_start(until + timedelta(days=1))))
+    if since:
+        params.append(_db_time(day_start(since)))
+    return fetch(sql, params, {"order_id": pl.Int64, "contact_id": pl.Int64, "sku": pl.String})
+
+
+def events(
+    names: Sequence[str], *, until: date, since: date | None = None, contacts: Q | None = None
+) -> pl.DataFrame:
+    """Events with these names in the period: contact_id, name, occurred_at, day."""
+    table = Event._meta.db_table
+    members, member_params = _members(contacts)
+    since_sql = " AND occurred_at >= %s" if since else ""
+    sql = (
+        f"SELECT contact_id, name, {_epoch('occurred_at')} FROM {table} "
+        f"WHERE name IN ({', '.join(['%s'] * len(names))}) AND occurred_at < %s"
+        f"{since_sql}{members}"
+    )
+    params: list[Any] = list(names)
+    params.append(_db_time(day_start(until + timedelta(days=1))))
+    if since:
+        params.append(_db_time(day_start(since)))
+    params += member_params
+    frame = fetch(sql, params, {"contact_id": pl.Int64, "name": pl.String, "seconds": pl.Int64})
+    return _with_day(frame, "seconds", "occurred_at").drop("seconds")
+
+
+def _db_time(moment: datetime) -> Any:
+    """A parameter for a datetime column, as the backend stores it (UTC)."""
+    return connection.ops.adapt_datetimefield_value(moment)

@@ -1,0 +1,189 @@
+"""Analytics from the database: the CDNOW reference fit, KPIs and the command line."""
+
+import json
+from datetime import UTC, date, datetime
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from regua.analytics import clv, frames, kpis
+from regua.commerce.models import Order, OrderStatus
+from regua.customers.models import Contact
+from regua.events.models import Event
+
+CDNOW = Path(__file__).parent / "fixtures" / "CDNOW_sample.txt"
+
+
+def run(*args: str) -> dict:
+    out = StringIO()
+    call_command("analytics", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.django_db
+def test_cdnow_through_the_orders_import_gives_the_published_parameters(tmp_path: Path) -> None:
+    # given: the CDNOW sample converted and imported as orders
+    orders_csv = tmp_path / "orders.csv"
+    call_command("analytics", "cdnow-orders", str(CDNOW), str(orders_csv), stdout=StringIO())
+    summary = StringIO()
+    call_command("import", "orders", str(orders_csv), stdout=summary)
+    assert json.loads(summary.getvalue())["created"] == 6919
+    # when
+    result = run("clv", "--calibration-end", "1997-09-30", "--time-unit", "week")
+    # then: Fader, Hardie & Lee (2005) and Fader & Hardie's Gamma-Gamma note, within 0.5%
+    assert result["customers"] == 2357 and result["repeat_buyers"] == 946
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "loglik": -9582.4}
+    for name, value in published.items():
+        assert result["bgnbd"][name] == pytest.approx(value, rel=0.005), name
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert result["gamma_gamma"][name] == pytest.approx(value, rel=0.005), name
+    assert result["problems"] == []
+    assert 0 < result["mean_p_alive"] < 1 and result["total_clv"] > 0
+
+
+def test_bgnbd_conditional_expectations_behave() -> None:
+    model = clv.BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426, loglik=0.0)
+    # no repeat purchase: surely alive
+    assert model.p_alive(np.array([0.0]), np.array([0.0]), np.array([30.0]))[0] == 1.0
+    # same frequency, a long silence since the last purchase: less likely alive
+    recent, silent = model.p_alive(
+        np.array([5.0, 5.0]), np.array([30.0, 5.0]), np.array([31.0, 31.0])
+    )
+    assert recent > silent
+    more_time = model.expected_purchases(np.array([10.0, 20.0]), [2, 2], [20, 20], [30, 30])
+    assert more_time[1] > more_time[0] > 0
+    # the new-customer expectation equals the conditional one for a history of zero length
+    assert model.expected_purchases(10.0, [0], [0], [0])[0] == pytest.approx(
+        float(model.expected_purchases_new(10.0))
+    )
+
+
+def test_a_fit_with_too_few_repeat_buyers_is_refused() -> None:
+    x = np.array([0, 0, 1, 0, 2], dtype=float)
+    with pytest.raises(clv.FitError, match="too few repeat buyers"):
+        clv.fit_bgnbd(x, x * 2, np.full(5, 30.0))
+    with pytest.raises(clv.FitError):
+        clv.fit_gamma_gamma(x, np.array([0, 0, 10, 0, 20], dtype=float))
+
+
+@pytest.mark.django_db
+def test_the_clv_command_says_why_there_is_no_model_and_gives_model_free_figures(
+    make_contact,
+) -> None:
+    contact = make_contact()
+    for day in (1, 5, 9):
+        Order.objects.create(
+            external_id=f"o{day}",
+            contact=contact,
+            ordered_at=datetime(2026, 3, day, 15, tzinfo=UTC),
+            total=100,
+        )
+    result = run("clv", "--calibration-end", "2026-06-30", "--time-unit", "day")
+    assert result["bgnbd"] is None and result["gamma_gamma"] is None
+    assert any("too few repeat buyers" in p for p in result["problems"])
+    assert "total_clv" not in result
+    assert result["customers"] == 1 and result["repeat_buyers"] == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "acquired", "end", "expected"),
+    [(20, 5, 24, 95.0), (44, 12, 43, 70.45)],
+)
+def test_retention_rate_formula(start: int, acquired: int, end: int, expected: float) -> None:
+    assert kpis.retention_rate(start, acquired, end) == pytest.approx(expected, abs=0.005)
+
+
+def test_the_other_kpi_formulas() -> None:
+    assert kpis.conversion_rate(15, 300) == 5.0
+    assert kpis.complaint_rate(3, 120) == 2.5
+    assert kpis.churn_rate(4, 80) == 5.0
+    assert kpis.revenue_churn(250.0, 10_000.0) == 2.5
+    assert kpis.nps(promoters=50, detractors=20, answers=100) == 30.0
+    assert kpis.nps(0, 0, 0) is None
+    assert kpis.conversion_rate(1, 0) is None
+
+
+def _order(contact: Contact, when: datetime, total: float, **extra: object) -> Order:
+    return Order.objects.create(
+        external_id=f"{contact.pk}-{when.isoformat()}",
+        contact=contact,
+        ordered_at=when,
+        total=total,
+        **extra,
+    )
+
+
+def _event(contact: Contact, name: str, when: datetime, **properties: object) -> None:
+    Event.objects.create(
+        contact=contact,
+        name=name,
+        occurred_at=when,
+        properties=properties,
+        fingerprint=hash((contact.pk, name, when)) % 2**62,
+    )
+
+
+@pytest.mark.django_db
+def test_kpis_count_from_orders_events_and_contacts(make_contact) -> None:
+    # given: a period of March 2026
+    def at(month: int, day: int) -> datetime:
+        return datetime(2026, month, day, 15, tzinfo=UTC)
+
+    old = [make_contact(attributes={"mrr": 49.9}) for _ in range(4)]
+    for contact in old:
+        _order(contact, at(1, 10), 100)
+    _event(old[0], "cancellation", at(3, 5))  # one of four active customers cancels
+    _order(old[1], at(3, 20), 80)
+    _event(old[1], "complaint", at(3, 22))
+    newcomer = make_contact()
+    Contact.objects.filter(pk=newcomer.pk).update(created_at=at(3, 1))
+    _order(newcomer, at(3, 2), 60)
+    _order(newcomer, at(3, 3), 60, status=OrderStatus.CANCELLED)  # not a purchase
+    lead = make_contact()
+    Contact.objects.filter(pk=lead.pk).update(created_at=at(3, 9))
+    for score in (10, 9, 7, 3):
+        _event(lead, "nps_answered", at(3, 10 + score), score=score)
+    # when
+    result = {k.key: k for k in kpis.kpis(start=date(2026, 3, 1), end=date(2026, 3, 31))}
+    # then
+    assert result["conversion"].parts == {"won": 1, "leads": 2}
+    assert result["conversion"].value == 50.0
+    assert result["complaints"].parts == {"complaints": 1, "orders": 2}
+    assert result["churn"].parts == {"cancellations": 1, "active_at_start": 4}
+    assert result["revenue_churn"].value == pytest.approx(25.0)
+    # 4 at the start, 1 acquired, 4 at the end (3 old + the newcomer) → 75%
+    assert result["retention"].parts == {"at_start": 4, "acquired": 1, "at_end": 4}
+    assert result["retention"].value == 75.0
+    assert result["nps"].parts == {"answers": 4, "promoters": 2, "detractors": 1}
+    assert result["nps"].value == 25.0
+
+
+@pytest.mark.django_db
+def test_purchases_are_paid_orders_on_the_business_day(make_contact, settings) -> None:
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    contact = make_contact()
+    _order(contact, datetime(2026, 5, 2, 1, 30, tzinfo=UTC), 10)  # 1 May, 22:30 in São Paulo
+    _order(contact, datetime(2026, 5, 3, 12, tzinfo=UTC), 20, status=OrderStatus.REFUNDED)
+    _order(contact, datetime(2026, 5, 4, 12, tzinfo=UTC), 30, status=OrderStatus.PENDING)
+    frame = frames.purchases(until=date(2026, 5, 31))
+    assert frame.select("day", "total").rows() == [(date(2026, 5, 1), 10.0)]
+    assert frames.purchases(until=date(2026, 4, 30)).is_empty()
+
+
+@pytest.mark.django_db
+def test_rfm_cohorts_and_crosssell_commands_print_json(make_contact, tmp_path: Path) -> None:
+    contact = make_contact()
+    _order(contact, datetime(2026, 4, 1, 12, tzinfo=UTC), 50)
+    _order(contact, datetime(2026, 5, 1, 12, tzinfo=UTC), 70)
+    rfm = run("rfm", "--as-of", "2026-06-30", "--csv", str(tmp_path / "rfm.csv"))
+    assert rfm["customers"] == 1 and rfm["segments"] == {"hibernating": 1}
+    assert (tmp_path / "rfm.csv").read_text().startswith("contact_id,")
+    cohorts = run("cohorts", "--as-of", "2026-06-30", "--months", "6")
+    assert cohorts["cohorts"][0]["cohort"] == "2026-04-01"
+    assert cohorts["second_purchase"]["median_days"] == 30
+    assert run("crosssell", "--as-of", "2026-06-30")["pairs"] == []
+    kpi = run("kpis", "--from", "2026-05-01", "--to", "2026-05-31")
+    assert kpi["kpis"]["complaints"]["orders"] == 1
