@@ -217,3 +217,34 @@ def test_cross_sell_support_confidence_and_lift() -> None:
 def test_cross_sell_with_no_items() -> None:
     empty = pl.DataFrame(schema={"order_id": pl.Int64, "contact_id": pl.Int64, "sku": pl.String})
     assert crosssell.pairs(empty).is_empty()
+
+
+def test_the_likelihood_gradients_match_finite_differences() -> None:
+    import numpy as np
+    from scipy import optimize
+
+    from regua.analytics import clv
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 6, 300).astype(float)
+    T = rng.uniform(5, 50, 300)
+    t_x = np.where(x > 0, T * rng.uniform(0.1, 1, 300), 0.0)
+    m = rng.uniform(5, 80, 300)
+    w = np.ones(300)
+    by_x = clv._ByCount(x)
+    for params in (np.log([0.5, 8.0, 0.9, 2.5]), np.log([2.0, 1.0, 3.0, 0.7])):
+        error = optimize.check_grad(
+            lambda p: clv._bgnbd_terms(p, x, t_x, T, w, by_x)[0],
+            lambda p: clv._bgnbd_terms(p, x, t_x, T, w, by_x)[1],
+            params,
+        )
+        assert error < 1e-3 * max(1.0, abs(clv._bgnbd_terms(params, x, t_x, T, w, by_x)[0]) / 1e3)
+    keep = x > 0
+    by_repeat = clv._ByCount(x[keep])
+    params = np.log([4.0, 3.0, 12.0])
+    error = optimize.check_grad(
+        lambda p: clv._gg_terms(p, x[keep], m[keep], w[keep], by_repeat)[0],
+        lambda p: clv._gg_terms(p, x[keep], m[keep], w[keep], by_repeat)[1],
+        params,
+    )
+    assert error < 1e-3

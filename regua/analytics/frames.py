@@ -44,6 +44,12 @@ def _epoch(column: str) -> str:
     return f"CAST(strftime('%%s', {column}) AS INTEGER)"
 
 
+def _whole_table(table: str) -> str:
+    """A table read from end to end: SQLite would otherwise walk the time index for the
+    date bound and fetch every row through it, several times slower than a scan."""
+    return table if connection.vendor == "postgresql" else f"{table} NOT INDEXED"
+
+
 def _real(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"CAST({column} AS DOUBLE PRECISION)"
@@ -99,7 +105,7 @@ def purchases(*, until: date, since: date | None = None, contacts: Q | None = No
     since_sql = " AND ordered_at >= %s" if since else ""
     sql = (
         f"SELECT id, contact_id, {_epoch('ordered_at')}, {_real('total')}, "
-        f"{_real('discount')} FROM {table} "
+        f"{_real('discount')} FROM {_whole_table(table)} "
         f"WHERE status IN ({', '.join(['%s'] * len(PURCHASED))}) AND ordered_at < %s"
         f"{since_sql}{members}"
     )

@@ -140,12 +140,13 @@ def purchase_days(purchases: pl.DataFrame) -> pl.DataFrame:
 
 def median_interval(days: pl.DataFrame) -> float | None:
     """Median gap in days between a customer's consecutive purchase days."""
-    gaps = (
-        days.sort("contact_id", "day")
-        .with_columns(gap=pl.col("day").diff().over("contact_id").dt.total_days())
-        .get_column("gap")
-        .drop_nulls()
-    )
+    ordered = days.select("contact_id", "day").sort("contact_id", "day")
+    gaps = ordered.select(
+        gap=pl.when(pl.col("contact_id") == pl.col("contact_id").shift())
+        .then((pl.col("day") - pl.col("day").shift()).dt.total_days())
+        .otherwise(None)
+    ).get_column("gap")
+    gaps = gaps.drop_nulls()
     if gaps.is_empty():
         return None
     return float(gaps.median())  # type: ignore[arg-type]
