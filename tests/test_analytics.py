@@ -187,3 +187,31 @@ def test_rfm_cohorts_and_crosssell_commands_print_json(make_contact, tmp_path: P
     assert run("crosssell", "--as-of", "2026-06-30")["pairs"] == []
     kpi = run("kpis", "--from", "2026-05-01", "--to", "2026-05-31")
     assert kpi["kpis"]["complaints"]["orders"] == 1
+
+
+@pytest.mark.django_db
+def test_refresh_stores_every_buyers_scores_and_replaces_the_old_ones(make_contact) -> None:
+    # given: a repeat buyer, a one-time buyer and a contact who never bought
+    loyal, once, never = make_contact(), make_contact(), make_contact()
+    for month in (1, 2, 3, 4, 5, 6):
+        _order(loyal, datetime(2026, month, 10, 12, tzinfo=UTC), 100)
+    _order(once, datetime(2025, 1, 10, 12, tzinfo=UTC), 40)
+    # when
+    first = run("refresh", "--as-of", "2026-06-30")
+    second = run("refresh", "--as-of", "2026-06-30")
+    # then
+    from regua.analytics.models import CustomerScore
+
+    assert first["customers"] == second["customers"] == 2
+    assert CustomerScore.objects.count() == 2
+    score = CustomerScore.objects.get(contact=loyal)
+    assert (score.purchases, score.frequency, score.recency_days) == (6, 6, 20)
+    assert score.first_purchase_on == date(2026, 1, 10)
+    assert score.next_purchase_on == date(2026, 7, 10)
+    lost = CustomerScore.objects.get(contact=once)
+    assert lost.activity_cell == "lost" and lost.r is None and lost.rfm_segment == ""
+    assert not CustomerScore.objects.filter(contact=never).exists()
+    # too few repeat buyers for the models: no CLV, and the command says why
+    assert score.clv is None and first["clv_problems"]
+    loyal.refresh_from_db()
+    assert loyal.relationship_type == "exploiter"  # short-term but buys often

@@ -134,11 +134,21 @@ def test_relationship_types_after_piercy() -> None:
     rows += [(3, days_ago(30), 50.0, 20.0), (3, days_ago(10), 50.0, 15.0)]
     rows += [(4, days_ago(5), 70.0)]
     rows += [(5, days_ago(600), 70.0), (5, days_ago(300), 70.0)]  # surveyed → seeker
+    # new and frequent (the upper quarter of repeat buyers): exploiters too
+    rows += [(c, days_ago(10 * k + 1), 30.0) for c in (6, 7) for k in range(5)]
     scores = rfm.rfm_scores(
         purchases(rows), as_of=AS_OF, surveyed=pl.Series("contact_id", [5], pl.Int64)
     )
     kinds = dict(scores.table.select("contact_id", "relationship_type").rows())
-    assert kinds == {1: "seeker", 2: "loyal", 3: "exploiter", 4: "one_time", 5: "seeker"}
+    assert kinds == {
+        1: "seeker",
+        2: "loyal",
+        3: "exploiter",
+        4: "one_time",
+        5: "seeker",
+        6: "exploiter",
+        7: "exploiter",
+    }
 
 
 def test_cohorts_count_retention_and_revenue_by_month_since_the_first_order() -> None:

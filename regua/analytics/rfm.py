@@ -88,8 +88,8 @@ class RelationshipRules:
 
     - long term: a customer for at least `long_term_days` with `long_term_purchases` or
       more purchases;
-    - close: answered a survey, or made more purchases than `close_frequency_share` of
-      the repeat buyers;
+    - close: answered a survey, or made at least as many purchases as the repeat buyer
+      at `close_frequency_share` (the upper quarter by default);
     - a discount hunter: at least `discount_share` of the purchases carried a discount.
     Then: long & close → relationship seeker; long & distant → loyal customer; short
     term and close or a discount hunter → relationship exploiter; otherwise a one-time
@@ -208,7 +208,7 @@ def relationship_types(
         .quantile(rules.close_frequency_share, interpolation="lower")
     )
     close = pl.col("contact_id").is_in(surveyed.implode()) | (
-        pl.col("purchases") > (frequent_line or 0)
+        pl.col("purchases") >= (frequent_line or 2)
     )
     hunter = pl.col("discounted") >= rules.discount_share * pl.col("purchases")
     kind = (

@@ -1,8 +1,10 @@
 """regua analytics rfm|kpis|cohorts|clv|crosssell [--as-of DATE] [--segment NAME] --json
 
 Prints the figures as one JSON document (with --json) or as short readable lines, and
-writes the per-customer table to --csv FILE when asked. `regua analytics cdnow-orders
-IN OUT` converts the CDNOW sample into the orders CSV that `regua import orders` reads.
+writes the per-customer table to --csv FILE when asked. `regua analytics refresh`
+recomputes the stored scores that segments, templates and the dossier read.
+`regua analytics cdnow-orders IN OUT` converts the CDNOW sample into the orders CSV
+that `regua import orders` reads.
 """
 
 import csv
@@ -18,8 +20,9 @@ from django.utils import timezone
 
 from regua.analytics import cohorts, crosssell, frames, kpis, rfm
 from regua.analytics.customer_value import DAYS_PER_UNIT, ClvSettings, customer_value
+from regua.analytics.services import scores_refresh
 
-REPORTS = ["rfm", "kpis", "cohorts", "clv", "crosssell", "cdnow-orders"]
+REPORTS = ["rfm", "kpis", "cohorts", "clv", "crosssell", "refresh", "cdnow-orders"]
 
 
 def _date(value: str) -> date:
@@ -64,6 +67,17 @@ class Command(BaseCommand):
         else:
             for key, value in result.items():
                 self.stdout.write(f"{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
+
+    def _refresh(self, as_of: date, contacts: Q | None, options: dict[str, Any]) -> dict[str, Any]:
+        if contacts is not None:
+            raise CommandError("refresh scores every customer; --segment does not apply")
+        result = scores_refresh(as_of=as_of, window_days=options["window_days"])
+        return {
+            "as_of": as_of.isoformat(),
+            "customers": result.customers,
+            "seconds": round(result.seconds, 2),
+            "clv_problems": result.clv_problems,
+        }
 
     def _segment(self, name: str | None) -> Q | None:
         if name is None:

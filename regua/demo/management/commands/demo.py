@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from regua.analytics.services import scores_refresh
 from regua.customers.models import Contact
 from regua.lib.pipeline import can_fork, in_child
 
@@ -113,6 +114,8 @@ class Command(BaseCommand):
         bar.close()
         self.stdout.write("Building indexes…")
         loader.end_bulk()
+        self.stdout.write("Scoring the customers (RFM, activity, CLV)…")
+        scores_refresh(as_of=timezone.localdate(now))
         self.stdout.write("Installing the default réguas…")
         sent = demo_reguas_install(now=now, contacts=contacts)
         elapsed = time.perf_counter() - started
