@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "regua.cadences",
     "regua.agenda",
     "regua.analytics",
+    "regua.segments",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",

@@ -23,6 +23,7 @@ PLAIN_FIELDS = {
     "relationship_type",
     "time_zone",
 }
+EXTENDED_PREFIXES = {"company", "event", "orders", "score", "nps"}
 CONSENT_CHANNELS = {"email", "sms", "whatsapp", "phone"}
 OPS = {
     "eq",
@@ -70,7 +71,7 @@ def to_q(conditions: Any, today: date | None = None) -> Q:
                 % {"index": index, "key": sorted(unknown)[0]}
             )
         try:
-            q &= _one(str(item["field"]), str(item["op"]), item.get("value"), today)
+            q &= condition_q(str(item["field"]), str(item["op"]), item.get("value"), today)
         except ConditionError as error:
             raise ConditionError(
                 _("condition %(index)d: %(problem)s") % {"index": index, "problem": error}
@@ -78,7 +79,13 @@ def to_q(conditions: Any, today: date | None = None) -> Q:
     return q
 
 
-def _one(field: str, op: str, value: Any, today: date | None) -> Q:
+def condition_q(field: str, op: str, value: Any, today: date | None) -> Q:
+    """One contact condition as a Q (ConditionError when it does not compile)."""
+    if field == "segment" or field.partition(".")[0] in EXTENDED_PREFIXES:
+        # Orders, events, scores, companies, NPS and saved segments (segments.rules).
+        from regua.segments.rules import extended_q
+
+        return extended_q(field, op, value, today)
     if op not in OPS:
         raise ConditionError(_("unknown operator %(op)r") % {"op": op})
     if op in LIST_OPS and not isinstance(value, list):
