@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("regua.customers.urls")),
     path("imports/", include("regua.imports.urls")),
     path("", include("regua.cadences.urls")),
+    path("", include("regua.segments.urls")),
     path("anymail/", include("anymail.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -70,6 +70,11 @@ class CadenceForm(forms.Form):
         required=False,
         help_text=_("mothers_day, fathers_day, customer_day, black_friday, christmas or MM-DD."),
     )
+    audience_segment = forms.ChoiceField(
+        label=_("Audience segment"),
+        required=False,
+        help_text=_("Only members of this segment enter; the conditions below narrow it further."),
+    )
     audience = _yaml_field(
         _("Audience (YAML list of conditions)"), _("e.g. - {field: stage, op: eq, value: customer}")
     )
@@ -83,6 +88,13 @@ class CadenceForm(forms.Form):
         self.cadence = cadence
         if cadence is not None:
             self.fields["key"].disabled = True
+        from regua.segments.models import Segment
+
+        names = Segment.objects.values_list("name", flat=True)
+        self.fields["audience_segment"].choices = [  # type: ignore[attr-defined]
+            ("", _("Everyone")),
+            *((name, name) for name in names),
+        ]
 
     @staticmethod
     def initial_for(cadence: Cadence) -> dict[str, Any]:
@@ -111,10 +123,11 @@ class CadenceForm(forms.Form):
             "trigger_days": trigger.get("days"),
             "trigger_events": ", ".join(trigger.get("events", [])),
             "trigger_rule": trigger.get("rule", ""),
+            "audience_segment": _audience_segment(cadence.audience),
             "audience": yaml.safe_dump(
-                cadence.audience, allow_unicode=True, sort_keys=False
+                _without_segment(cadence.audience), allow_unicode=True, sort_keys=False
             ).strip()
-            if cadence.audience
+            if _without_segment(cadence.audience)
             else "",
             "exit": dump(cadence.exit_goal),
             "goal": dump(cadence.goal),
@@ -144,6 +157,9 @@ class CadenceForm(forms.Form):
                     e.strip() for e in data.get("trigger_events", "").split(",") if e.strip()
                 ]
             audience = _parse_yaml(data.get("audience", ""), [])
+            if data.get("audience_segment") and isinstance(audience, list):
+                segment = {"field": "segment", "op": "in", "value": [data["audience_segment"]]}
+                audience = [segment, *_without_segment(audience)]
             exit_on = _parse_yaml(data.get("exit", ""), {})
             goal = _parse_yaml(data.get("goal", ""), {})
         except forms.ValidationError as error:
@@ -169,6 +185,25 @@ class CadenceForm(forms.Form):
             raise forms.ValidationError(problems)
         data["document"] = document
         return data
+
+
+def _audience_segment(audience: Any) -> str:
+    """The segment the audience starts with (as the settings form writes it), if any."""
+    if isinstance(audience, list) and audience:
+        first = audience[0]
+        if (
+            isinstance(first, dict)
+            and first.get("field") == "segment"
+            and first.get("op") == "in"
+            and isinstance(first.get("value"), list)
+            and len(first["value"]) == 1
+        ):
+            return str(first["value"][0])
+    return ""
+
+
+def _without_segment(audience: Any) -> Any:
+    return audience[1:] if _audience_segment(audience) else audience
 
 
 class StepForm(forms.Form):

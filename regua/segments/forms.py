@@ -1,0 +1,37 @@
+import json
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Segment
+from .rules import check
+
+
+class SegmentForm(forms.ModelForm):
+    rule = forms.CharField(label=_("Rule"), widget=forms.Textarea(attrs={"hidden": ""}))
+
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "rule"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["rule"] = json.dumps(self.instance.rule, ensure_ascii=False)
+
+    def clean_rule(self) -> Any:
+        return rule_from_text(self.cleaned_data["rule"])
+
+
+def rule_from_text(text: str) -> Any:
+    """The rule posted by the builder, or a ValidationError saying what is wrong."""
+    try:
+        rule = json.loads(text)
+    except json.JSONDecodeError:
+        raise forms.ValidationError(_("The rule is not valid JSON.")) from None
+    problems = check(rule)
+    if problems:
+        raise forms.ValidationError(problems)
+    return rule
