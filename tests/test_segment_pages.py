@@ -4,7 +4,6 @@ visibility, and a segment as a régua's audience."""
 import csv
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ def test_every_field_and_operator_the_builder_offers_compiles(admin_user: User) 
 
 def test_a_segment_is_saved_only_with_a_rule_that_compiles(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
     client = client_for(manager)
+    client.cookies["django_language"] = "en"
     bad = {"match": "all", "conditions": [{"field": "orders.count", "op": "gte", "value": "x"}]}
     response = client.post(reverse("segments:new"), {"name": "Quebrado", "rule": json.dumps(bad)})
     assert response.status_code == 200
@@ -125,7 +125,7 @@ def test_a_regua_takes_a_segment_as_its_audience(client_for, manager: User) -> N
     initial = {**CadenceForm.initial_for(cadence), "audience_segment": "Recife"}
     data = {k: str(v) for k, v in initial.items() if v is not None and v is not False}
     response = client_for(manager).post(reverse("cadences:settings", args=[cadence.key]), data)
-    assert response.status_code == 302, response.context['form'].errors
+    assert response.status_code == 302, response.context["form"].errors
     cadence = Cadence.objects.get(pk=cadence.pk)
     assert cadence.audience[0] == {"field": "segment", "op": "in", "value": ["Recife"]}
     assert CadenceForm.initial_for(cadence)["audience_segment"] == "Recife"

@@ -78,7 +78,13 @@ def fields() -> list[dict[str, Any]]:
             "ops": CHOICE,
             "choices": _choices(STATE_CHOICES),
         },
-        {"group": contact, "key": "age", "label": _("Age"), "ops": ["eq", "gt", "gte", "lt", "lte"], "value": "number"},
+        {
+            "group": contact,
+            "key": "age",
+            "label": _("Age"),
+            "ops": NUMBER[:1] + NUMBER[2:],
+            "value": "number",
+        },
         {
             "group": contact,
             "key": "tags",
