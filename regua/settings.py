@@ -181,6 +181,8 @@ REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
 REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
+# Local hour after which the worker queues the day's refresh of the customer scores.
+REGUA_ANALYTICS_HOUR = env_int("REGUA_ANALYTICS_HOUR", 2)
 # SMS and WhatsApp: "outbox" (default) or "twilio" (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 # TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM; TWILIO_API_URL for a test double).
 REGUA_SMS_BACKEND = env_choice("REGUA_SMS_BACKEND", ("outbox", "twilio"), "outbox")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("imports/", include("regua.imports.urls")),
     path("", include("regua.cadences.urls")),
     path("", include("regua.segments.urls")),
+    path("", include("regua.analytics.urls")),
     path("anymail/", include("anymail.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -1,7 +1,7 @@
 """Analytics from the database: the CDNOW reference fit, KPIs and the command line."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -215,3 +215,20 @@ def test_refresh_stores_every_buyers_scores_and_replaces_the_old_ones(make_conta
     assert score.clv is None and first["clv_problems"]
     loyal.refresh_from_db()
     assert loyal.relationship_type == "exploiter"  # short-term but buys often
+
+
+@pytest.mark.django_db
+def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
+    make_contact, settings
+) -> None:
+    from regua.analytics.models import CustomerScore
+    from regua.analytics.services import scores_refresh_daily
+
+    settings.REGUA_ANALYTICS_HOUR = 2
+    _order(make_contact(), datetime(2026, 5, 1, 12, tzinfo=UTC), 50)
+    early = datetime(2026, 6, 30, 3, 0, tzinfo=UTC)  # 00:00 in São Paulo
+    assert not scores_refresh_daily(now=early)
+    later = datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
+    assert scores_refresh_daily(now=later)  # the job runs inline in tests
+    assert CustomerScore.objects.get().as_of == date(2026, 6, 30)
+    assert not scores_refresh_daily(now=later + timedelta(hours=1))

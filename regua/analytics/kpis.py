@@ -36,6 +36,40 @@ from . import frames
 
 ACTIVE_DAYS = 365
 
+KPI_TEXT: dict[str, tuple[Promise, Promise]] = {
+    "conversion": (_("Conversion rate"), _("customers won ÷ leads created × 100")),
+    "complaints": (_("Complaint rate"), _("complaints ÷ orders × 100")),
+    "churn": (_("Churn rate"), _("cancellations ÷ active customers at the start × 100")),
+    "revenue_churn": (
+        _("Revenue churn"),
+        _("lost recurring revenue ÷ recurring revenue at the start × 100"),
+    ),
+    "retention": (
+        _("Retention rate"),
+        _(
+            "(customers at the end − customers acquired in the period) ÷ "
+            "customers at the start × 100"
+        ),
+    ),
+    "nps": (_("NPS"), _("% promoters (9–10) − % detractors (0–6)")),
+}
+
+PART_LABELS: dict[str, Promise] = {
+    "won": _("customers won"),
+    "leads": _("leads created"),
+    "complaints": _("complaints"),
+    "orders": _("orders"),
+    "cancellations": _("cancellations"),
+    "active_at_start": _("active at the start"),
+    "lost": _("recurring revenue lost (R$)"),
+    "at_start": _("at the start"),
+    "acquired": _("acquired"),
+    "at_end": _("at the end"),
+    "answers": _("answers"),
+    "promoters": _("promoters"),
+    "detractors": _("detractors"),
+}
+
 
 def rate(part: float, whole: float) -> float | None:
     return part / whole * 100 if whole else None
@@ -74,6 +108,11 @@ class Kpi:
     formula: Promise
     value: float | None
     parts: dict[str, float]
+
+    @classmethod
+    def of(cls, key: str, value: float | None, parts: dict[str, float]) -> "Kpi":
+        label, formula = KPI_TEXT[key]
+        return cls(key, label, formula, value, parts)
 
 
 def _state_on(
@@ -127,48 +166,33 @@ def kpis(
     answers = _nps_counts(contacts, start, after)
 
     return [
-        Kpi(
+        Kpi.of(
             "conversion",
-            _("Conversion rate"),
-            _("customers won ÷ leads created × 100"),
             conversion_rate(won, leads),
             {"won": won, "leads": leads},
         ),
-        Kpi(
+        Kpi.of(
             "complaints",
-            _("Complaint rate"),
-            _("complaints ÷ orders × 100"),
             complaint_rate(complaints, orders),
             {"complaints": complaints, "orders": orders},
         ),
-        Kpi(
+        Kpi.of(
             "churn",
-            _("Churn rate"),
-            _("cancellations ÷ active customers at the start × 100"),
             churn_rate(cancelled.len(), at_start.len()),
             {"cancellations": cancelled.len(), "active_at_start": at_start.len()},
         ),
-        Kpi(
+        Kpi.of(
             "revenue_churn",
-            _("Revenue churn"),
-            _("lost recurring revenue ÷ recurring revenue at the start × 100"),
             revenue_churn(mrr_lost, mrr_start),
             {"lost": round(mrr_lost, 2), "at_start": round(mrr_start, 2)},
         ),
-        Kpi(
+        Kpi.of(
             "retention",
-            _("Retention rate"),
-            _(
-                "(customers at the end − customers acquired in the period) ÷ "
-                "customers at the start × 100"
-            ),
             retention_rate(at_start.len(), won, at_end.len()),
             {"at_start": at_start.len(), "acquired": won, "at_end": at_end.len()},
         ),
-        Kpi(
+        Kpi.of(
             "nps",
-            _("NPS"),
-            _("% promoters (9–10) − % detractors (0–6)"),
             nps(answers["promoters"], answers["detractors"], answers["answers"]),
             answers,
         ),

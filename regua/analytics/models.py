@@ -44,3 +44,25 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.rfm_segment or self.activity_cell}"
+
+
+class Snapshot(models.Model):
+    """A computed report (the dashboard's figures) kept per (filter key, as-of date).
+
+    A row without a payload is one being computed: it is also what keeps two requests
+    from queueing the same computation twice.
+    """
+
+    key = models.CharField(max_length=200)
+    as_of = models.DateField(_("as of"))
+    payload = models.JSONField(null=True)
+    seconds = models.FloatField(_("computed in (s)"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["key", "as_of"], name="snapshot_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.as_of}"

@@ -3,10 +3,12 @@
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from regua.customers.models import Contact
 from regua.lib.bulk import insert_many, statistics_refresh
@@ -113,3 +115,26 @@ def _copy_relationship_types() -> None:
             f"FROM {score} s WHERE s.contact_id = {contact}.id "
             f"AND {contact}.relationship_type <> s.relationship_type"
         )
+
+
+def scores_refresh_daily(*, now: datetime) -> bool:
+    """Queue the day's refresh of the scores once, after REGUA_ANALYTICS_HOUR local time.
+
+    Called by every worker on each tick; a snapshot row for the day is the marker, so
+    however many workers run, one refresh is queued per day. Returns whether it queued.
+    """
+    from .models import Snapshot
+    from .tasks import scores_refresh_job
+
+    local = timezone.localtime(now)
+    if local.hour < settings.REGUA_ANALYTICS_HOUR:
+        return False
+    today = local.date()
+    if CustomerScore.objects.filter(as_of__gte=today).exists():
+        return False
+    _marker, created = Snapshot.objects.get_or_create(
+        key="scores-refresh", as_of=today, defaults={"payload": {}, "seconds": 0.0}
+    )
+    if created:
+        scores_refresh_job.enqueue(today.isoformat())
+    return created

@@ -12,3 +12,14 @@ def scores_refresh_job(as_of: str) -> dict[str, object]:
     """Recompute the stored customer scores as of a date (ISO); returns the summary."""
     result = scores_refresh(as_of=date.fromisoformat(as_of))
     return {"customers": result.customers, "seconds": result.seconds}
+
+
+@task()
+def dashboard_refresh_job(
+    start: str, end: str, segment_id: int | None, owner_id: int | None, as_of: str
+) -> float:
+    """Recompute one dashboard snapshot; returns the seconds it took."""
+    from .dashboard import Filter, dashboard_refresh
+
+    filters = Filter(date.fromisoformat(start), date.fromisoformat(end), segment_id, owner_id)
+    return dashboard_refresh(filters, as_of=date.fromisoformat(as_of)).seconds

@@ -296,7 +296,11 @@ def _contact_rows(
         cid = int(ids[i])
         email = f"{fold(first)}.{fold(last.split()[-1])}{cid}@{shop.domains[people['domain'][i]]}"
         phone = f"+55{ddd}9{rng.integers(60000000, 99999999)}"
-        attributes = f'{{"plano":"{plans[i]}"}}' if people["club"][i] and counts[i] else "{}"
+        attributes = (
+            f'{{"plano":"{plans[i]}","mrr":{PLAN_MRR[plans[i]]}}}'
+            if people["club"][i] and counts[i]
+            else "{}"
+        )
         block.contacts.append(
             (
                 cid,
@@ -501,11 +505,15 @@ def _pick_products(shop: Shop, rng: np.random.Generator, favourite: np.ndarray) 
     return np.where(rng.random(k) < 0.6, in_favourite, anywhere)
 
 
+# The club's monthly fee per plan (BRL): the recurring revenue of the revenue churn KPI.
+PLAN_MRR = {"básico": 29.9, "plus": 49.9, "premium": 89.9}
+
 # Event names in the order of their codes: alphabetical, so sorting by code sorts by name.
 EVENT_NAMES = [
     "cancellation",
     "complaint",
     "login",
+    "nps_answered",
     "product_viewed",
     "purchase",
     "signup",
@@ -611,6 +619,25 @@ def _event_rows(
             ],
         )
     )
+    # NPS answers: about a fifth of the buyers answer the survey some 90 days after their
+    # first order; loyal customers score higher.
+    buyers = np.nonzero((people["counts"] > 0) & (rng.random(n) < 0.2))[0]
+    answer_at = people["first_order"][buyers] + rng.uniform(80, 100, len(buyers)) * DAY
+    answered = answer_at < shop.end
+    buyers, answer_at = buyers[answered], answer_at[answered]
+    lean = np.minimum(people["counts"][buyers], 6) / 6
+    scores = np.clip(np.round(rng.normal(6.5 + 3 * lean, 2.2)), 0, 10).astype(int)
+    parts.append(
+        (
+            buyers,
+            CODE["nps_answered"],
+            answer_at,
+            [
+                f'{{"score":{score},"category":"{_nps_category(score)}"}}'
+                for score in scores.tolist()
+            ],
+        )
+    )
     who = np.concatenate([p[0] for p in parts])
     code = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
     when = np.concatenate([p[2] for p in parts])
@@ -624,6 +651,10 @@ def _event_rows(
         if row not in seen:
             seen.add(row)
             block.events.append((*row, fingerprint(props[k]), "demo", when_text[j]))
+
+
+def _nps_category(score: int) -> str:
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
 def _interaction_rows(

@@ -13,6 +13,7 @@ EVENT_LABELS: dict[str, Promise] = {
     "downgrade": _("Downgraded the plan"),
     "cancellation": _("Cancelled"),
     "complaint": _("Complaint"),
+    "nps_answered": _("Answered the NPS survey"),
     "review": _("Review"),
 }
 
