@@ -232,3 +232,41 @@ def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
     assert scores_refresh_daily(now=later)  # the job runs inline in tests
     assert CustomerScore.objects.get().as_of == date(2026, 6, 30)
     assert not scores_refresh_daily(now=later + timedelta(hours=1))
+
+
+@pytest.mark.django_db
+def test_refresh_stores_cross_sell_pairs_that_drive_recommendations_and_the_dossier(
+    make_contact, client_for, manager
+) -> None:
+    from regua.analytics.models import ProductPair
+    from regua.cadences.context import recommendations
+    from regua.commerce.models import OrderItem, Product
+
+    # given: coffee is bought with a grinder in three orders, with a mug in one
+    for sku, name in (("CAFE", "Café"), ("MOEDOR", "Moedor"), ("CANECA", "Caneca")):
+        Product.objects.create(sku=sku, name=name, price=10)
+    buyers = [make_contact() for _ in range(4)]
+    for n, (contact, skus) in enumerate(
+        zip(
+            buyers,
+            (["CAFE", "MOEDOR"], ["CAFE", "MOEDOR"], ["CAFE", "MOEDOR"], ["CAFE", "CANECA"]),
+            strict=True,
+        )
+    ):
+        order = _order(contact, datetime(2026, 5, 1 + n, 12, tzinfo=UTC), 60)
+        for sku in skus:
+            OrderItem.objects.create(order=order, sku=sku, unit_price=30)
+    run("refresh", "--as-of", "2026-06-30")
+    assert ProductPair.objects.filter(sku="CAFE", other="MOEDOR", baskets=3).exists()
+    # when: someone who bought only coffee
+    newcomer = make_contact()
+    order = _order(newcomer, datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
+    OrderItem.objects.create(order=order, sku="CAFE", unit_price=30)
+    found = recommendations({newcomer.pk: {"CAFE"}, 999_999: set()})
+    # then: the grinder first (pairs), never coffee again; best sellers for a new contact
+    assert [p["sku"] for p in found[newcomer.pk]][:1] == ["MOEDOR"]
+    assert "CAFE" not in [p["sku"] for p in found[newcomer.pk]]
+    assert found[999_999][0]["sku"] == "CAFE"
+    page = client_for(manager).get(f"/contacts/{buyers[3].pk}/").content.decode()
+    assert 'data-testid="recommended"' in page and "Moedor" in page
+    assert 'data-testid="scores"' in page

@@ -158,10 +158,16 @@ def test_the_line_is_the_templates_own_even_for_a_subject_in_english() -> None:
     assert str(problems[0]) == "en.subject, line 2: 'contact' has no attribute 'nickname'"
 
 
-@pytest.mark.parametrize("variable", ["company", "owner", "last_order", "event"])
+@pytest.mark.parametrize("variable", ["company", "owner", "last_order", "event", "scores"])
 def test_it_refuses_an_optional_variable_used_without_a_guard(variable: str) -> None:
     # given a field of a variable that some contacts lack, used as if every one had it
-    attribute = {"company": "name", "owner": "name", "last_order": "number", "event": "name"}
+    attribute = {
+        "company": "name",
+        "owner": "name",
+        "last_order": "number",
+        "event": "name",
+        "scores": "rfm_segment_name",
+    }
     body = f"Olá!\n\nSobre {{{{ {variable}.{attribute[variable]} }}}}"
 
     # when the message is saved
@@ -176,6 +182,8 @@ def test_it_refuses_an_optional_variable_used_without_a_guard(variable: str) -> 
 
 def test_guarded_optional_variables_pass() -> None:
     body = "{% if owner %}{{ owner.name }}{% else %}nossa equipe{% endif %}"
+    assert body_problems(body) == []
+    body = "{% if scores and scores.clv %}Seu valor: {{ scores.clv|brl }}{% endif %}"
 
     assert body_problems(body) == []
 

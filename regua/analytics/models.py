@@ -66,3 +66,26 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.as_of}"
+
+
+class ProductPair(models.Model):
+    """Cross-sell: `other` bought with `sku` (top pairs per product, from the refresh)."""
+
+    sku = models.CharField(_("SKU"), max_length=64)
+    other = models.CharField(_("bought with"), max_length=64)
+    baskets = models.PositiveIntegerField(_("orders with both"))
+    support = models.FloatField(_("support"))
+    confidence = models.FloatField(_("confidence"))
+    lift = models.FloatField(_("lift"))
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "other"], name="product_pair_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} → {self.other}"

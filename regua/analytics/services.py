@@ -3,7 +3,7 @@
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 from django.conf import settings
@@ -13,9 +13,9 @@ from django.utils import timezone
 from regua.customers.models import Contact
 from regua.lib.bulk import insert_many, statistics_refresh
 
-from . import cohorts, frames, rfm
+from . import cohorts, crosssell, frames, rfm
 from .customer_value import ClvSettings, customer_value
-from .models import CustomerScore
+from .models import CustomerScore, ProductPair
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ COLUMNS = [
 ]
 
 
+PAIR_COLUMNS = ["sku", "other", "baskets", "support", "confidence", "lift", "rank"]
+PAIR_DAYS = 730  # cross-sell pairs from the last two years of orders
+PAIRS_PER_PRODUCT = 10
+
+
 @dataclass(frozen=True)
 class RefreshResult:
     customers: int
@@ -55,9 +60,9 @@ def scores_refresh(*, as_of: date, window_days: int = 365) -> RefreshResult:
     1. Read the purchases and the survey answers once.
     2. RFM, activity cell and relationship type (rfm.rfm_scores); CLV and P(alive) by
        day (customer_value, skipped with its reason when the models cannot be fitted);
-       the expected next purchase (cohorts).
-    3. Replace the score table in one transaction and copy the relationship type onto
-       the contacts, where audience conditions read it.
+       the expected next purchase (cohorts); cross-sell pairs (crosssell).
+    3. Replace the score and pair tables in one transaction and copy the relationship
+       type onto the contacts, where audience conditions read it.
     """
     started = time.monotonic()
     purchases = frames.purchases(until=as_of)
@@ -88,11 +93,16 @@ def scores_refresh(*, as_of: date, window_days: int = 365) -> RefreshResult:
         clv=pl.col("clv").round(2),
         rfm_segment=pl.col("rfm_segment").fill_null(""),
     ).select(COLUMNS)
+    pairs = crosssell.pairs(
+        frames.items(until=as_of, since=as_of - timedelta(days=PAIR_DAYS)), top=PAIRS_PER_PRODUCT
+    )
     with transaction.atomic():
         CustomerScore.objects.all().delete()
         insert_many(CustomerScore, [*COLUMNS, "created_at", "updated_at"], _rows(table))
         _copy_relationship_types()
-    statistics_refresh(CustomerScore)
+        ProductPair.objects.all().delete()
+        insert_many(ProductPair, [*PAIR_COLUMNS, "created_at", "updated_at"], _rows(pairs))
+    statistics_refresh(CustomerScore, ProductPair)
     seconds = time.monotonic() - started
     logger.info("analytics: %d customers scored in %.1f s", table.height, seconds)
     return RefreshResult(table.height, seconds, value.problems)

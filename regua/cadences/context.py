@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count
 
+from regua.analytics.models import CustomerScore, ProductPair
+from regua.analytics.rfm import SEGMENT_MAP
 from regua.commerce.models import Order, OrderItem, Product
 from regua.customers.models import Contact, ContactRole
 from regua.events.models import Event
@@ -54,7 +56,8 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
     companies = _companies(contact_ids)
     orders = _last_orders(contact_ids)
     bought = _bought(contact_ids)
-    popular = _popular()
+    recommended_by = recommendations({c: bought.get(c, set()) for c in contact_ids})
+    scores = _scores(contact_ids)
     events = {
         e.pk: e
         for e in Event.objects.filter(
@@ -70,7 +73,6 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
         today = now.astimezone(ZoneInfo(contact.time_zone)).date()
         owner = contact.owner
         event = events.get(delivery.enrollment.trigger_event_id or 0)
-        recommended = [p for p in popular if p["sku"] not in bought.get(contact.pk, set())]
         contexts[delivery.pk] = {
             "contact": contact_data(contact, today),
             "company": companies.get(contact.pk),
@@ -78,7 +80,8 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
             if owner
             else None,
             "last_order": orders.get(contact.pk),
-            "recommended_products": recommended[:RECOMMENDED],
+            "recommended_products": recommended_by.get(contact.pk, [])[:RECOMMENDED],
+            "scores": scores.get(contact.pk),
             "event": {"name": event.name, "properties": dict(event.properties or {})}
             if event
             else None,
@@ -142,12 +145,69 @@ def _bought(contact_ids: set[int]) -> dict[int, set[str]]:
     return bought
 
 
+def recommendations(
+    bought: dict[int, set[str]], limit: int = 10
+) -> dict[int, list[dict[str, Any]]]:
+    """Products for each contact: those bought with what they bought (cross-sell pairs, by
+    lift), then the best sellers; never one they bought already. The dossier uses it too."""
+    skus = set().union(*bought.values()) if bought else set()
+    partners: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for sku, other, lift in ProductPair.objects.filter(sku__in=skus).values_list(
+        "sku", "other", "lift"
+    ):
+        partners[sku].append((lift, other))
+    wanted = {other for pairs in partners.values() for _lift, other in pairs}
+    products = {p.sku: _product(p) for p in Product.objects.filter(sku__in=wanted, active=True)}
+    popular = _popular()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for contact_id, own in bought.items():
+        best: dict[str, float] = {}
+        for sku in own:
+            for lift, other in partners.get(sku, []):
+                if other not in own and other in products:
+                    best[other] = max(lift, best.get(other, 0.0))
+        ranked = [products[sku] for sku in sorted(best, key=lambda k: (-best[k], k))]
+        ranked += [p for p in popular if p["sku"] not in own and p["sku"] not in best]
+        found[contact_id] = ranked[:limit]
+    return found
+
+
+def _product(product: Product) -> dict[str, Any]:
+    return {
+        "name": product.name,
+        "sku": product.sku,
+        "price": product.price or Decimal(0),
+        "url": product.url,
+    }
+
+
+def _scores(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The stored scores, as templates read them (see docs/analytics.md)."""
+    found = {}
+    for score in CustomerScore.objects.filter(contact_id__in=contact_ids):
+        label = SEGMENT_MAP.get(score.rfm_segment)
+        found[score.contact_id] = {
+            "rfm_segment": score.rfm_segment,
+            "rfm_segment_name": str(label[0]) if label else "",
+            "r": score.r,
+            "f": score.f,
+            "m": score.m,
+            "activity": score.activity_cell,
+            "purchases": score.purchases,
+            "spend": score.spend,
+            "clv": score.clv,
+            "p_alive": score.p_alive,
+            "next_purchase_on": score.next_purchase_on,
+        }
+    return found
+
+
 _popular_cache: tuple[float, list[dict[str, Any]]] | None = None
 POPULAR_SECONDS = 600
 
 
 def _popular(limit: int = 20) -> list[dict[str, Any]]:
-    """The best-selling active products: a plain recommendation until cross-sell pairs exist.
+    """The best-selling active products: what fills recommendations beyond the pairs.
 
     Counting sales reads every order item, so a worker keeps the answer for ten minutes.
     """
@@ -159,9 +219,7 @@ def _popular(limit: int = 20) -> list[dict[str, Any]]:
         .annotate(sold=Count("order_items"))
         .order_by("-sold", "name")[:limit]
     )
-    found = [
-        {"name": p.name, "sku": p.sku, "price": p.price or Decimal(0), "url": p.url} for p in rows
-    ]
+    found = [_product(p) for p in rows]
     _popular_cache = (time.monotonic(), found)
     return found
 

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ LAYOUT_TEMPLATE = "cadences/email/layout.html"
 
 # Variables the real context may leave empty (a contact without a company, an enrollment
 # not started by an event...); the check renders once with each of them set to None.
-OPTIONAL_VARIABLES = ("company", "owner", "last_order", "event")
+OPTIONAL_VARIABLES = ("company", "owner", "last_order", "event", "scores")
 # Dictionaries whose keys differ from contact to contact: a missing key renders empty
 # rather than failing, or no template could use a custom attribute (the sample cannot
 # know them).
@@ -410,6 +410,19 @@ def sample_context() -> dict[str, Any]:
             },
         ],
         "event": {"name": "signup", "properties": {"plan": "pro", "source": "site"}},
+        "scores": {
+            "rfm_segment": "loyal",
+            "rfm_segment_name": "Clientes fiéis",
+            "r": 4,
+            "f": 4,
+            "m": 5,
+            "activity": "vip",
+            "purchases": 9,
+            "spend": Decimal("2310.40"),
+            "clv": Decimal("845.10"),
+            "p_alive": 0.93,
+            "next_purchase_on": today + timedelta(days=12),
+        },
         "links": {
             "site": "https://www.lojaexemplo.com.br/",
             "unsubscribe": "https://regua.lojaexemplo.com.br/u/3f9a2c/sair",

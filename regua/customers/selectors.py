@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from regua.commerce.models import Order, OrderStatus
+from regua.commerce.models import Order, OrderItem, OrderStatus
 from regua.events.models import Event
 from regua.users.models import User
 
@@ -191,7 +191,19 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
     )
     consents = {c.channel: c for c in Consent.objects.filter(contact=contact)}
     orders = list(contact.orders.prefetch_related("items").order_by("-ordered_at")[:10])
+    from regua.analytics.models import CustomerScore
+    from regua.analytics.rfm import ACTIVITY_CELLS, SEGMENT_MAP
+    from regua.cadences.context import recommendations
+
+    score = CustomerScore.objects.filter(contact=contact).first()
+    bought = set(OrderItem.objects.filter(order__contact=contact).values_list("sku", flat=True))
     return {
+        "score": score,
+        "score_labels": {
+            "segment": SEGMENT_MAP[score.rfm_segment][0] if score and score.rfm_segment else "",
+            "cell": ACTIVITY_CELLS.get(score.activity_cell, "") if score else "",
+        },
+        "recommended": recommendations({contact.pk: bought}, limit=5)[contact.pk],
         "roles": roles,
         "consents": consents,
         "tags": list(contact.tags.all()),

@@ -25,6 +25,7 @@ BIG_TABLES = [
 ]
 # Children before parents, for emptying the tables.
 DEMO_TABLES = [
+    "analytics_productpair",
     "analytics_customerscore",
     "agenda_task",
     "cadences_outboxmessage",
