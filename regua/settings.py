@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from regua.lib.env import env_bool, env_choice, env_int, env_list, env_str
+from regua.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent
 # Runtime files (the SQLite database, uploads, the generated secret key) live under var/
@@ -183,6 +183,22 @@ REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
 # Local hour after which the worker queues the day's refresh of the customer scores.
 REGUA_ANALYTICS_HOUR = env_int("REGUA_ANALYTICS_HOUR", 2)
+# The thresholds of the scores (docs/analytics.md). RFM window in days; the activity
+# matrix's typical interval (0: the customers' median time between purchases), the
+# multiple of it after which a customer is lost, the VIP share of repeat buyers; Piercy's
+# long term (days and purchases), closeness (top share by purchases), discount hunters.
+REGUA_RFM_WINDOW_DAYS = env_int("REGUA_RFM_WINDOW_DAYS", 365)
+REGUA_ACTIVITY_INTERVAL_DAYS = env_float("REGUA_ACTIVITY_INTERVAL_DAYS", 0)
+REGUA_ACTIVITY_LOST_AFTER = env_float("REGUA_ACTIVITY_LOST_AFTER", 3.0)
+REGUA_ACTIVITY_VIP_SHARE = env_float("REGUA_ACTIVITY_VIP_SHARE", 0.2)
+REGUA_RELATIONSHIP_LONG_TERM_DAYS = env_int("REGUA_RELATIONSHIP_LONG_TERM_DAYS", 365)
+REGUA_RELATIONSHIP_LONG_TERM_PURCHASES = env_int("REGUA_RELATIONSHIP_LONG_TERM_PURCHASES", 2)
+REGUA_RELATIONSHIP_CLOSE_SHARE = env_float("REGUA_RELATIONSHIP_CLOSE_SHARE", 0.75)
+REGUA_RELATIONSHIP_DISCOUNT_SHARE = env_float("REGUA_RELATIONSHIP_DISCOUNT_SHARE", 0.5)
+# CLV: months ahead, contribution margin (share of revenue), yearly discount rate.
+REGUA_CLV_HORIZON_MONTHS = env_int("REGUA_CLV_HORIZON_MONTHS", 12)
+REGUA_CLV_MARGIN = env_float("REGUA_CLV_MARGIN", 0.3)
+REGUA_CLV_DISCOUNT_RATE = env_float("REGUA_CLV_DISCOUNT_RATE", 0.12)
 # SMS and WhatsApp: "outbox" (default) or "twilio" (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 # TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM; TWILIO_API_URL for a test double).
 REGUA_SMS_BACKEND = env_choice("REGUA_SMS_BACKEND", ("outbox", "twilio"), "outbox")

@@ -36,7 +36,7 @@ def test_a_manager_fixes_a_step_activates_and_previews_the_onboarding(
     # when she installs the default réguas
     page.click("form[action='/reguas/defaults/'] button[type=submit]")
     page.wait_for_selector("a[href='/reguas/onboarding/']")
-    assert Cadence.objects.count() == 11
+    assert Cadence.objects.count() == 12
     # and opens the onboarding: its ruler has five steps, in time order
     page.click("a[href='/reguas/onboarding/']")
     page.wait_for_url(f"{url}/reguas/onboarding/")

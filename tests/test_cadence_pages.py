@@ -290,15 +290,15 @@ def test_the_list_shows_each_regua_with_status_trigger_and_counts(
     assert f'href="{reverse("cadences:detail", args=["boas-vindas"])}"' in page
 
 
-def test_installing_the_defaults_adds_eleven_drafts_once(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
+def test_installing_the_defaults_adds_twelve_drafts_once(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
     client = speaking(client_for(manager), "en")
     files = sorted(p.stem for p in DEFAULTS.glob("*.yaml"))
-    assert len(files) == 11
+    assert len(files) == 12
     # when a manager installs the defaults
     response = client.post(reverse("cadences:install_defaults"), follow=True)
-    # then the eleven réguas are there, as drafts, and listed
+    # then the twelve réguas are there, as drafts, and listed
     page = text_of(response.content.decode())
-    assert "11 default réguas installed as drafts." in page
+    assert "12 default réguas installed as drafts." in page
     assert sorted(Cadence.objects.values_list("key", flat=True)) == files
     assert set(Cadence.objects.values_list("status", flat=True)) == {"draft"}
     for name in ("Onboarding SaaS", "Aniversário", "Black Friday", "Dia das Mães", "Natal"):
@@ -307,7 +307,7 @@ def test_installing_the_defaults_adds_eleven_drafts_once(client_for, manager: Us
     steps = Step.objects.count()
     again = client.post(reverse("cadences:install_defaults"), follow=True)
     assert "0 default réguas installed as drafts." in text_of(again.content.decode())
-    assert Cadence.objects.count() == 11 and Step.objects.count() == steps
+    assert Cadence.objects.count() == 12 and Step.objects.count() == steps
 
 
 # Who may do what -------------------------------------------------------------------------

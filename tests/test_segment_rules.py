@@ -2,7 +2,7 @@
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -335,4 +335,61 @@ def test_a_regua_audience_can_name_a_segment_and_use_every_segment_field(
     assert (
         set(Contact.objects.filter(to_q(audience, today=TODAY)).values_list("id", flat=True))
         == expected
+    )
+
+
+@pytest.mark.django_db
+def test_the_repurchase_regua_reminds_customers_two_days_before_their_next_purchase() -> None:
+    from pathlib import Path
+
+    import time_machine
+
+    from regua.cadences.models import Delivery
+    from regua.cadences.tick import tick
+    from regua.cadences.yaml_io import cadence_import, cadence_set_status
+    from regua.customers.models import Consent
+
+    # given: customers due to buy again in 1, 10 and -20 days, and one who just bought
+    now = datetime(2026, 6, 30, 17, 0, tzinfo=UTC)  # 14:00 in São Paulo
+    due = {}
+    for name, days, last_order_days in (
+        ("soon", 1, 30),
+        ("later", 10, 30),
+        ("long_gone", -20, 60),
+        ("just_bought", 1, 2),
+    ):
+        contact = Contact.objects.create(email=f"{name}@exemplo.com.br", first_name=name)
+        Consent.objects.create(
+            contact=contact, channel="email", status="granted", recorded_at=now - timedelta(days=90)
+        )
+        Order.objects.create(
+            external_id=name,
+            contact=contact,
+            ordered_at=now - timedelta(days=last_order_days),
+            total=90,
+        )
+        CustomerScore.objects.create(
+            contact=contact,
+            as_of=TODAY,
+            purchases=3,
+            spend=270,
+            first_purchase_on=TODAY,
+            last_purchase_on=TODAY,
+            activity_cell="growing",
+            relationship_type="loyal",
+            next_purchase_on=TODAY + timedelta(days=days),
+        )
+        due[name] = contact
+    defaults = Path(__file__).parent.parent / "regua" / "cadences" / "defaults"
+    cadence, _created = cadence_import((defaults / "repurchase.yaml").read_text("utf-8"))
+    with time_machine.travel(now - timedelta(hours=1), tick=False):
+        cadence_set_status(cadence, "active")
+    # when
+    with time_machine.travel(now, tick=False):
+        tick(now=now)
+    # then: only the customer due soon who has not just bought is reminded (or held out)
+    entered = set(cadence.enrollments.values_list("contact__first_name", flat=True))
+    assert entered == {"soon"}
+    assert (
+        Delivery.objects.filter(contact=due["soon"]).exists() or cadence.enrollments.get().holdout
     )

@@ -54,7 +54,29 @@ class RefreshResult:
     clv_problems: list[str]
 
 
-def scores_refresh(*, as_of: date, window_days: int = 365) -> RefreshResult:
+def rules_from_settings() -> tuple[rfm.ActivityRules, rfm.RelationshipRules, ClvSettings]:
+    """The thresholds of the scores, as the REGUA_* settings set them."""
+    activity = rfm.ActivityRules(
+        interval_days=settings.REGUA_ACTIVITY_INTERVAL_DAYS or None,
+        lost_after=settings.REGUA_ACTIVITY_LOST_AFTER,
+        vip_share=settings.REGUA_ACTIVITY_VIP_SHARE,
+    )
+    relationship = rfm.RelationshipRules(
+        long_term_days=settings.REGUA_RELATIONSHIP_LONG_TERM_DAYS,
+        long_term_purchases=settings.REGUA_RELATIONSHIP_LONG_TERM_PURCHASES,
+        close_frequency_share=settings.REGUA_RELATIONSHIP_CLOSE_SHARE,
+        discount_share=settings.REGUA_RELATIONSHIP_DISCOUNT_SHARE,
+    )
+    value = ClvSettings(
+        horizon_months=settings.REGUA_CLV_HORIZON_MONTHS,
+        margin=settings.REGUA_CLV_MARGIN,
+        annual_discount_rate=settings.REGUA_CLV_DISCOUNT_RATE,
+        time_unit="day",
+    )
+    return activity, relationship, value
+
+
+def scores_refresh(*, as_of: date, window_days: int | None = None) -> RefreshResult:
     """Recompute every customer's scores as of a date and store them.
 
     1. Read the purchases and the survey answers once.
@@ -67,8 +89,16 @@ def scores_refresh(*, as_of: date, window_days: int = 365) -> RefreshResult:
     started = time.monotonic()
     purchases = frames.purchases(until=as_of)
     surveyed = frames.events(["nps_answered"], until=as_of).get_column("contact_id").unique()
-    scores = rfm.rfm_scores(purchases, as_of=as_of, window_days=window_days, surveyed=surveyed)
-    value = customer_value(purchases, calibration_end=as_of, settings=ClvSettings(time_unit="day"))
+    activity, relationship, clv_settings = rules_from_settings()
+    scores = rfm.rfm_scores(
+        purchases,
+        as_of=as_of,
+        window_days=window_days or settings.REGUA_RFM_WINDOW_DAYS,
+        surveyed=surveyed,
+        activity=activity,
+        relationship=relationship,
+    )
+    value = customer_value(purchases, calibration_end=as_of, settings=clv_settings)
     table = scores.table.join(
         cohorts.expected_next_purchase(purchases, as_of=as_of), on="contact_id", how="left"
     )

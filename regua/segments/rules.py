@@ -16,6 +16,7 @@ Fields (FIELDS lists them for the builder):
   orders.product / orders.category has | not_has (SKU or category slug) — purchases only;
 - score.rfm_segment, score.activity_cell (eq/ne/in/not_in), score.r|f|m|clv|p_alive|
   recency_days|purchases (compare): the stored scores of the last analytics refresh;
+  score.next_purchase_in_days (compare): days from today to the expected next purchase;
 - nps.category: the category of the contact's latest NPS answer;
 - segment: in / not_in another saved segment, by name.
 """
@@ -136,6 +137,8 @@ def extended_q(field_key: str, op: str, value: Any, today: date | None) -> Q:
         return _event(name, op, value, now)
     if prefix == "orders":
         return _orders(name, op, value, now)
+    if prefix == "score" and name == "next_purchase_in_days":
+        return _next_purchase(op, value, now)
     if prefix == "score":
         return _score(name, op, value)
     if prefix == "nps" and name == "category":
@@ -300,6 +303,20 @@ def _score(name: str, op: str, value: Any) -> Q:
     else:
         raise ConditionError(_("unknown field %(field)r") % {"field": f"score.{name}"})
     return Q(has) if positive else ~Q(has)
+
+
+def _next_purchase(op: str, value: Any, now: datetime) -> Q:
+    """Days from today to the expected next purchase (negative: overdue), compared."""
+    days = _number(op, value)
+    if days != int(days):
+        raise ConditionError(_("%(value)r is not a number of days") % {"value": value})
+    today = timezone.localtime(now - timedelta(microseconds=1)).date()
+    target = today + timedelta(days=int(days))
+    scores = CustomerScore.objects.filter(contact=OuterRef("pk"), next_purchase_on__isnull=False)
+    if op == "ne":
+        return Q(Exists(scores.exclude(next_purchase_on=target)))
+    lookup = "exact" if op == "eq" else op
+    return Q(Exists(scores.filter(**{f"next_purchase_on__{lookup}": target})))
 
 
 def _nps(op: str, value: Any) -> Q:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
 from regua.analytics import cohorts, crosssell, frames, kpis, rfm
 from regua.analytics.customer_value import DAYS_PER_UNIT, ClvSettings, customer_value
-from regua.analytics.services import scores_refresh
+from regua.analytics.services import rules_from_settings, scores_refresh
 
 REPORTS = ["rfm", "kpis", "cohorts", "clv", "crosssell", "refresh", "cdnow-orders"]
 
@@ -42,7 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--segment", default=None, help="a saved segment's name")
         parser.add_argument("--json", action="store_true", help="print one JSON document")
         parser.add_argument("--csv", default=None, help="write the per-customer table here")
-        parser.add_argument("--window-days", type=int, default=365, help="rfm: window")
+        parser.add_argument(
+            "--window-days", type=int, default=None, help="rfm: window (REGUA_RFM_WINDOW_DAYS)"
+        )
         parser.add_argument("--from", dest="start", type=_date, default=None, help="kpis")
         parser.add_argument("--to", dest="end", type=_date, default=None, help="kpis")
         parser.add_argument("--months", type=int, default=12, help="cohorts: how many")
@@ -96,11 +99,14 @@ class Command(BaseCommand):
     def _rfm(self, as_of: date, contacts: Q | None, options: dict[str, Any]) -> dict[str, Any]:
         purchases = frames.purchases(until=as_of, contacts=contacts)
         surveyed = frames.events(["nps_answered"], until=as_of, contacts=contacts)
+        activity, relationship, _value = rules_from_settings()
         scores = rfm.rfm_scores(
             purchases,
             as_of=as_of,
-            window_days=options["window_days"],
+            window_days=options["window_days"] or settings.REGUA_RFM_WINDOW_DAYS,
             surveyed=surveyed.get_column("contact_id").unique(),
+            activity=activity,
+            relationship=relationship,
         )
         table = scores.table
         self._write_csv(table, options["csv"])
@@ -150,19 +156,19 @@ class Command(BaseCommand):
 
     def _clv(self, as_of: date, contacts: Q | None, options: dict[str, Any]) -> dict[str, Any]:
         end = options["calibration_end"] or as_of
-        settings = ClvSettings(
+        clv_settings = ClvSettings(
             horizon_months=options["horizon_months"],
             margin=options["margin"],
             annual_discount_rate=options["discount_rate"],
             time_unit=options["time_unit"],
         )
         purchases = frames.purchases(until=end, contacts=contacts)
-        result = customer_value(purchases, calibration_end=end, settings=settings)
+        result = customer_value(purchases, calibration_end=end, settings=clv_settings)
         self._write_csv(result.table, options["csv"])
         table = result.table
         out: dict[str, Any] = {
             "calibration_end": end.isoformat(),
-            "time_unit": settings.time_unit,
+            "time_unit": clv_settings.time_unit,
             "customers": table.height,
             "repeat_buyers": table.filter(pl.col("x") > 0).height,
             **result.parameters(),
@@ -170,9 +176,9 @@ class Command(BaseCommand):
         }
         if result.fitted:
             out.update(
-                horizon_months=settings.horizon_months,
-                margin=settings.margin,
-                annual_discount_rate=settings.annual_discount_rate,
+                horizon_months=clv_settings.horizon_months,
+                margin=clv_settings.margin,
+                annual_discount_rate=clv_settings.annual_discount_rate,
                 total_clv=float(table.get_column("clv").sum()),
                 mean_clv=float(table.get_column("clv").mean() or 0),
                 mean_p_alive=float(table.get_column("p_alive").mean() or 0),
