@@ -258,3 +258,21 @@ def test_the_likelihood_gradients_match_finite_differences() -> None:
         params,
     )
     assert error < 1e-3
+
+
+def test_a_fit_on_data_without_signal_is_refused_not_shown() -> None:
+    from regua.analytics.customer_value import ClvSettings, customer_value
+
+    # given: thirty customers buying like clockwork, every 35 days
+    rows = [
+        (n + 1, days_ago(7 + 35 * k + n), 50.0 + 10 * k)
+        for n in range(30)
+        for k in range(1 + n % 4)
+    ]
+    # when
+    result = customer_value(
+        purchases(rows), calibration_end=AS_OF, settings=ClvSettings(time_unit="day")
+    )
+    # then: no CLV for anyone, and the reason
+    assert not result.fitted and result.problems
+    assert "clv" not in result.table.columns

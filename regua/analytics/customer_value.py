@@ -47,7 +47,8 @@ class ClvResult:
 
     @property
     def fitted(self) -> bool:
-        return self.bgnbd is not None and self.gamma_gamma is not None
+        """Both models fitted and their predictions usable for every customer."""
+        return self.bgnbd is not None and self.gamma_gamma is not None and not self.problems
 
     def parameters(self) -> dict[str, object]:
         return {
@@ -140,6 +141,12 @@ def customer_value(
             margin=settings.margin,
             discount_rate=settings.monthly_discount_rate,
         )
+    if not all(np.all(np.isfinite(v)) for v in (expected, value, spend)):
+        result.problems.append(
+            "the fitted models give no finite value for some customers; "
+            "only the model-free figures are shown"
+        )
+        return result
     result.table = summary.with_columns(
         p_alive=pl.Series(result.bgnbd.p_alive(x, t_x, T)),
         expected_purchases=pl.Series(expected),

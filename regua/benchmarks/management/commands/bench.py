@@ -37,13 +37,15 @@ class Command(BaseCommand):
         parser.add_argument("--api-batches", type=int, default=100)
         parser.add_argument(
             "--only",
-            choices=["demo", "pages", "imports", "api", "engine", "latency"],
+            choices=["demo", "pages", "imports", "api", "engine", "latency", "analytics"],
             action="append",
         )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        only = set(options["only"] or ["demo", "pages", "imports", "api", "engine", "latency"])
+        only = set(
+            options["only"] or ["demo", "pages", "imports", "api", "engine", "latency", "analytics"]
+        )
         report: dict[str, Any] = {"machine": measure.machine()}
         if "demo" in only and not options["keep_data"]:
             if not options["reset"]:
@@ -128,6 +130,44 @@ class Command(BaseCommand):
                 f"p50 {figures['p50_s']:.2f} s, p95 {figures['p95_s']:.2f} s, "
                 f"max {figures['max_s']:.2f} s",
                 TARGET_P95_S / figures["p95_s"],
+            )
+        if "analytics" in only:
+            from regua.benchmarks import analytics
+
+            report["analytics_memory"] = memory = analytics.in_memory()
+            self._line(
+                f"RFM + activity, {memory['customers']:,} customers / {memory['orders']:,} orders",
+                f"{memory['rfm_activity_s']:.2f} s; pandas summary "
+                f"{memory['pandas_summary_s']:.1f} s (×{memory['ratio_rfm_vs_pandas']:.1f})",
+                10 / memory["rfm_activity_s"],
+            )
+            self._line(
+                "BG/NBD + Gamma-Gamma fit, 1M customers",
+                f"{memory['fit_1m_s']:.2f} s (CDNOW {memory['fit_cdnow_s']:.3f} s)",
+                30 / memory["fit_1m_s"],
+            )
+            report["analytics_db"] = db = analytics.on_database()
+            self._line(
+                f"compound segment count ({db['contacts']:,} contacts)",
+                f"{db['segment_count_s'] * 1000:.0f} ms ({db['members']:,} members)",
+                1 / db["segment_count_s"],
+            )
+            self._line(
+                f"cross-sell pairs over {db['items']:,} items",
+                f"{db['crosssell_total_s']:.1f} s (read {db['load_items_s']:.1f} s)",
+                30 / db["crosssell_total_s"],
+            )
+            self._line(
+                f"dashboard recompute ({db['scored_customers']:,} customers)",
+                f"{db['dashboard_recompute_with_scores_s']:.1f} s "
+                f"(scores {db['scores_refresh_s']:.1f} s)",
+                60 / db["dashboard_recompute_with_scores_s"],
+            )
+            self._line(
+                "dashboard from its snapshot",
+                f"median {db['dashboard_cached_median_ms']:.0f} ms, "
+                f"p95 {db['dashboard_cached_p95_ms']:.0f} ms",
+                300 / db["dashboard_cached_p95_ms"],
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)
