@@ -14,7 +14,7 @@ from datetime import date
 
 import polars as pl
 
-from .rfm import purchase_days
+from .rfm import customer_history, purchase_days
 
 
 def _month_index(column: str) -> pl.Expr:
@@ -74,16 +74,22 @@ def second_purchase_distribution(gaps: pl.DataFrame, *, bin_days: int = 30) -> p
 
 def expected_next_purchase(purchases: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
     """contact_id, next_purchase_on for every customer who bought up to as_of."""
-    days = purchase_days(purchases.filter(pl.col("day") <= as_of))
-    gaps = second_purchase_gaps(purchases, as_of=as_of)
-    typical = gaps.get_column("days").median() if not gaps.is_empty() else None
-    per_customer = days.group_by("contact_id").agg(
-        first_day=pl.col("day").min(), last_day=pl.col("day").max(), n=pl.len()
+    history = customer_history(purchases, as_of=as_of, window_days=1).table
+    return next_purchase_from(history)
+
+
+def next_purchase_from(history: pl.DataFrame) -> pl.DataFrame:
+    """The expected next purchase from rfm.customer_history's table (first, second and
+    last purchase day, purchase days)."""
+    gaps = history.filter(pl.col("second_day").is_not_null()).select(
+        (pl.col("second_day") - pl.col("first_day")).dt.total_days()
     )
-    own = (pl.col("last_day") - pl.col("first_day")).dt.total_days() / (pl.col("n") - 1)
-    interval = pl.when(pl.col("n") > 1).then(own).otherwise(pl.lit(typical, dtype=pl.Float64))
-    return per_customer.select(
+    typical = gaps.to_series().median() if not gaps.is_empty() else None
+    n = pl.col("purchase_days")
+    own = (pl.col("last_day") - pl.col("first_day")).dt.total_days() / (n - 1)
+    interval = pl.when(n > 1).then(own).otherwise(pl.lit(typical, dtype=pl.Float64))
+    return history.select(
         "contact_id",
         next_purchase_on=pl.col("last_day")
         + pl.duration(days=interval.round(0).cast(pl.Int64, strict=False)),
-    ).sort("contact_id")
+    )

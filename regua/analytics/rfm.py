@@ -179,13 +179,20 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
     day_starts = np.flatnonzero(new_day)
     repeat_day = ~new_customer[day_starts][1:]
     gaps = np.diff(day[day_starts])[repeat_day]
+    purchase_day_count = np.add.reduceat(new_day.astype(np.int64), starts)
+    # The second purchase day: the day start after the customer's first one.
+    first_in_days = np.searchsorted(day_starts, starts)
+    came_back = purchase_day_count > 1
+    second_day = np.full(len(starts), np.iinfo(np.int64).min)
+    second_day[came_back] = day[day_starts[first_in_days[came_back] + 1]]
     table = pl.DataFrame(
         {
             "contact_id": contact[starts],
             "first_day": day[starts].astype("datetime64[D]"),
             "last_day": last_day.astype("datetime64[D]"),
             "purchases": (ends - starts).astype(np.int32),
-            "purchase_days": np.add.reduceat(new_day.astype(np.int64), starts).astype(np.int32),
+            "purchase_days": purchase_day_count.astype(np.int32),
+            "second_day": second_day.astype("datetime64[D]"),
             "spend": np.add.reduceat(total, starts),
             "discounted": np.add.reduceat(discounted, starts).astype(np.int32),
             "recency_days": recency.astype(np.int32),
@@ -195,6 +202,9 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
             "f": f,
             "m": m,
         }
+    )
+    table = table.with_columns(
+        pl.when(pl.col("purchase_days") > 1).then(pl.col("second_day")).otherwise(None)
     )
     blank = ~pl.col("frequency").gt(0)
     cell = (pl.col("r").cast(pl.Int32) - 1) * 5 + pl.col("f").cast(pl.Int32) - 1
@@ -221,6 +231,7 @@ def _empty_history() -> pl.DataFrame:
             "last_day": pl.Date,
             "purchases": pl.Int32,
             "purchase_days": pl.Int32,
+            "second_day": pl.Date,
             "spend": pl.Float64,
             "discounted": pl.Int32,
             "recency_days": pl.Int32,

@@ -99,9 +99,7 @@ def scores_refresh(*, as_of: date, window_days: int | None = None) -> RefreshRes
         relationship=relationship,
     )
     value = customer_value(purchases, calibration_end=as_of, settings=clv_settings)
-    table = scores.table.join(
-        cohorts.expected_next_purchase(purchases, as_of=as_of), on="contact_id", how="left"
-    )
+    table = scores.table.join(cohorts.next_purchase_from(scores.table), on="contact_id")
     if value.fitted:
         table = table.join(
             value.table.select("contact_id", "p_alive", "expected_purchases", "clv"),
@@ -123,9 +121,8 @@ def scores_refresh(*, as_of: date, window_days: int | None = None) -> RefreshRes
         clv=pl.col("clv").round(2),
         rfm_segment=pl.col("rfm_segment").fill_null(""),
     ).select(COLUMNS)
-    pairs = crosssell.pairs(
-        frames.items(until=as_of, since=as_of - timedelta(days=PAIR_DAYS)), top=PAIRS_PER_PRODUCT
-    )
+    recent = purchases.filter(pl.col("day") > as_of - timedelta(days=PAIR_DAYS))
+    pairs = crosssell.pairs(frames.items_of(recent), top=PAIRS_PER_PRODUCT)
     with transaction.atomic():
         CustomerScore.objects.all().delete()
         insert_many(CustomerScore, [*COLUMNS, "created_at", "updated_at"], _rows(table))
