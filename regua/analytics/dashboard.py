@@ -108,9 +108,14 @@ def dashboard_refresh(filters: Filter, *, as_of: date) -> Snapshot:
     """Compute the dashboard for these filters and store it (replacing an older one)."""
     started = time.monotonic()
     latest = CustomerScore.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    purchases = frames.purchases(until=as_of)  # read once, for the scores and the figures
     if (latest is None or latest < as_of) and Contact.objects.exists():
-        scores_refresh(as_of=as_of)
-    payload = dashboard_compute(filters, as_of=as_of)
+        scores_refresh(as_of=as_of, purchases=purchases)
+    contacts = filters.contacts()
+    if contacts is not None:
+        members = Contact.objects.filter(contacts).values_list("pk", flat=True)
+        purchases = purchases.filter(pl.col("contact_id").is_in(list(members)))
+    payload = dashboard_compute(filters, as_of=as_of, purchases=purchases)
     seconds = time.monotonic() - started
     snapshot, _created = Snapshot.objects.update_or_create(
         key=filters.key, as_of=as_of, defaults={"payload": payload, "seconds": seconds}
@@ -126,14 +131,21 @@ def _frame_table(frame: pl.DataFrame, columns: list[str]) -> dict[str, Any]:
     return _table(columns, [list(row) for row in frame.select(columns).iter_rows()])
 
 
-def dashboard_compute(filters: Filter, *, as_of: date) -> dict[str, Any]:
+def dashboard_compute(
+    filters: Filter, *, as_of: date, purchases: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """The snapshot's payload. `purchases`: the filter's purchases up to as_of, if read."""
     contacts = filters.contacts()
-    scores = CustomerScore.objects.all()
+    if purchases is None:
+        purchases = frames.purchases(until=as_of, contacts=contacts)
+    scores = CustomerScore.objects.order_by()  # no default ordering: it would join contacts
     if contacts is not None:
         scores = scores.filter(contact__in=Contact.objects.filter(contacts).values("pk"))
     tables: dict[str, Any] = {}
 
-    figures = kpis.kpis(start=filters.start, end=filters.end, contacts=contacts)
+    figures = kpis.kpis(
+        start=filters.start, end=filters.end, contacts=contacts, purchases=purchases
+    )
     tables["kpis"] = _table(
         ["kpi", "value", "formula"],
         [[k.key, None if k.value is None else round(k.value, 2), k.key] for k in figures],
@@ -188,7 +200,6 @@ def dashboard_compute(filters: Filter, *, as_of: date) -> dict[str, Any]:
         ["type", "customers"], [[key, types.get(key, 0)] for key in rfm.RELATIONSHIP_TYPES]
     )
 
-    purchases = frames.purchases(until=as_of, contacts=contacts)
     cohort = cohorts.cohort_table(purchases, as_of=as_of, months=12).with_columns(
         pl.col("cohort").cast(pl.String), pl.col("retention").round(1), pl.col("revenue").round(2)
     )

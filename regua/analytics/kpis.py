@@ -131,11 +131,21 @@ def _state_on(
 
 
 def kpis(
-    *, start: date, end: date, contacts: Q | None = None, active_days: int = ACTIVE_DAYS
+    *,
+    start: date,
+    end: date,
+    contacts: Q | None = None,
+    active_days: int = ACTIVE_DAYS,
+    purchases: pl.DataFrame | None = None,
 ) -> list[Kpi]:
-    """The KPIs for the days start..end (inclusive), for all contacts or a segment."""
+    """The KPIs for the days start..end (inclusive), for all contacts or a segment.
+
+    `purchases`, when given, are those of these contacts already read (up to `end` or
+    later); otherwise they are read here."""
     after = end + timedelta(days=1)
-    purchases = frames.purchases(until=end, contacts=contacts)
+    if purchases is None:
+        purchases = frames.purchases(until=end, contacts=contacts)
+    purchases = purchases.filter(pl.col("day") <= end)
     events = frames.events(["cancellation", "complaint"], until=end, contacts=contacts)
     cancellations = events.filter(pl.col("name") == "cancellation")
     in_period = pl.col("day").is_between(start, end)

@@ -76,7 +76,9 @@ def rules_from_settings() -> tuple[rfm.ActivityRules, rfm.RelationshipRules, Clv
     return activity, relationship, value
 
 
-def scores_refresh(*, as_of: date, window_days: int | None = None) -> RefreshResult:
+def scores_refresh(
+    *, as_of: date, window_days: int | None = None, purchases: pl.DataFrame | None = None
+) -> RefreshResult:
     """Recompute every customer's scores as of a date and store them.
 
     1. Read the purchases and the survey answers once.
@@ -87,7 +89,8 @@ def scores_refresh(*, as_of: date, window_days: int | None = None) -> RefreshRes
        type onto the contacts, where audience conditions read it.
     """
     started = time.monotonic()
-    purchases = frames.purchases(until=as_of)
+    if purchases is None:  # the dashboard passes the frame it read already
+        purchases = frames.purchases(until=as_of)
     surveyed = frames.events(["nps_answered"], until=as_of).get_column("contact_id").unique()
     activity, relationship, clv_settings = rules_from_settings()
     scores = rfm.rfm_scores(
