@@ -164,6 +164,7 @@ def on_database(runs: int = 5) -> dict[str, Any]:
     from django.utils import timezone
 
     from regua.analytics.dashboard import Filter, dashboard_refresh
+    from regua.analytics.models import CustomerScore
     from regua.analytics.services import scores_refresh
     from regua.customers.models import Contact
     from regua.segments.rules import compile_rule
@@ -193,11 +194,14 @@ def on_database(runs: int = 5) -> dict[str, Any]:
         lambda: Contact.objects.filter(rule).count(), runs
     )
     figures.update(segment_count_s=count_s, segment_count_runs_s=count_runs, members=members)
-    # The dashboard: recomputed (scores already fresh: the job's own work), then served.
+    # The dashboard's job as it runs the first time in a day: the scores are a day old,
+    # so it refreshes them and computes the figures from the same read of the orders.
     filters = Filter(as_of - timedelta(days=29), as_of)
+    CustomerScore.objects.update(as_of=as_of - timedelta(days=1))
+    full_s, _d, _snapshot = _median_seconds(lambda: dashboard_refresh(filters, as_of=as_of), 1)
     recompute_s, _d, _snapshot = _median_seconds(lambda: dashboard_refresh(filters, as_of=as_of), 1)
     figures["dashboard_recompute_s"] = recompute_s
-    figures["dashboard_recompute_with_scores_s"] = recompute_s + refresh_s
+    figures["dashboard_recompute_with_scores_s"] = full_s
     user = get_user_model().objects.filter(role="admin").first()
     if user is None:
         user = get_user_model().objects.create_superuser("bench@regua.local", "bench-pw-123")
