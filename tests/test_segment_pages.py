@@ -129,3 +129,24 @@ def test_a_regua_takes_a_segment_as_its_audience(client_for, manager: User) -> N
     cadence = Cadence.objects.get(pk=cadence.pk)
     assert cadence.audience[0] == {"field": "segment", "op": "in", "value": ["Recife"]}
     assert CadenceForm.initial_for(cadence)["audience_segment"] == "Recife"
+
+
+def test_the_reguas_report_filters_by_segment(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
+    from regua.cadences.models import Enrollment
+    from regua.cadences.report import cadence_uplift
+
+    defaults = Path(__file__).parent.parent / "regua" / "cadences" / "defaults"
+    cadence, _created = cadence_import((defaults / "birthday.yaml").read_text("utf-8"))
+    recife = Segment.objects.create(name="Recife", rule=RECIFE)
+    for n, city in enumerate(["Recife", "Recife", "Natal"]):
+        contact = Contact.objects.create(email=f"r{n}@exemplo.com.br", city=city)
+        Enrollment.objects.create(
+            cadence=cadence, contact=contact, occurrence="a", entered_at=cadence.created_at
+        )
+    assert cadence_uplift(cadence).entered == 3
+    assert cadence_uplift(cadence, contacts=recife.as_q()).entered == 2
+    page = client_for(manager).get(
+        reverse("cadences:detail", args=[cadence.key]), {"segment": recife.pk}
+    )
+    assert page.status_code == 200
+    assert f'<option value="{recife.pk}" selected>' in page.content.decode()

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from django.db.models import Count, F, Q
 
+from regua.customers.models import Contact
+
 from .models import Cadence, Delivery, DeliveryStatus, Enrollment, Step
 
 Z95 = 1.959963984540054
@@ -84,13 +86,16 @@ class Uplift:
         return interval is not None and (interval[0] > 0 or interval[1] < 0)
 
 
-def cadence_funnel(cadence: Cadence) -> list[StepFunnel]:
+def cadence_funnel(cadence: Cadence, *, contacts: Q | None = None) -> list[StepFunnel]:
+    """Per step; `contacts` (a segment's Q over Contact) narrows it to those contacts."""
     window = timedelta(days=cadence.conversion_days)
     sent = Q(status=DeliveryStatus.SENT)
+    deliveries = Delivery.objects.filter(cadence=cadence)
+    if contacts is not None:
+        deliveries = deliveries.filter(contact__in=Contact.objects.filter(contacts).values("pk"))
     rows = {
         row["step"]: row
-        for row in Delivery.objects.filter(cadence=cadence)
-        .values("step")
+        for row in deliveries.values("step")
         .annotate(
             scheduled=Count("id", filter=Q(status__in=[DeliveryStatus.SCHEDULED, "sending"])),
             sent=Count("id", filter=sent),
@@ -132,11 +137,14 @@ def cadence_funnel(cadence: Cadence) -> list[StepFunnel]:
     return funnel
 
 
-def cadence_uplift(cadence: Cadence) -> Uplift:
+def cadence_uplift(cadence: Cadence, *, contacts: Q | None = None) -> Uplift:
     window = timedelta(days=cadence.conversion_days)
     converted = Q(goal_at__isnull=False, goal_at__lte=F("entered_at") + window)
+    enrollments = Enrollment.objects.filter(cadence=cadence)
+    if contacts is not None:
+        enrollments = enrollments.filter(contact__in=Contact.objects.filter(contacts).values("pk"))
     # Aggregate names must not shadow the `holdout` field the filters read.
-    row = Enrollment.objects.filter(cadence=cadence).aggregate(
+    row = enrollments.aggregate(
         n_entered=Count("id", filter=Q(holdout=False)),
         n_converted=Count("id", filter=Q(holdout=False) & converted),
         n_holdout=Count("id", filter=Q(holdout=True)),

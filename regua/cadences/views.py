@@ -159,16 +159,23 @@ def cadence_settings(request: HttpRequest, key: str) -> HttpResponse:
 
 @login_required
 def cadence_detail(request: HttpRequest, key: str) -> HttpResponse:
+    from regua.segments.models import Segment
+
     cadence = get_object_or_404(Cadence, key=key)
     steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
+    segments = list(Segment.objects.all())
+    chosen = next((s for s in segments if str(s.pk) == request.GET.get("segment")), None)
+    contacts = chosen.as_q() if chosen else None
     return render(
         request,
         "cadences/detail.html",
         {
             "cadence": cadence,
             "marks": ruler_marks(steps),
-            "funnel": cadence_funnel(cadence),
-            "uplift": cadence_uplift(cadence),
+            "funnel": cadence_funnel(cadence, contacts=contacts),
+            "uplift": cadence_uplift(cadence, contacts=contacts),
+            "segments": segments,
+            "segment": chosen,
             "can_edit": _can_edit(request.user),
             "statuses": CadenceStatus,
         },
