@@ -4,6 +4,7 @@ visibility, and a segment as a régua's audience."""
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,53 @@ def test_the_reguas_report_filters_by_segment(client_for, manager: User) -> None
     )
     assert page.status_code == 200
     assert f'<option value="{recife.pk}" selected>' in page.content.decode()
+
+
+MANUAL = """
+key: aviso
+name: Aviso da loja
+objective: retention
+holdout_percent: 0
+trigger: {kind: manual}
+steps:
+  - key: aviso
+    name: Aviso
+    offset: 0
+    channel: email
+    message:
+      pt-br: {subject: "Novidade, {{ contact.first_name }}", body: "Temos novidades."}
+      en: {subject: "News, {{ contact.first_name }}", body: "We have news."}
+"""
+
+
+def test_a_manual_regua_is_sent_to_a_segment(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
+    import time_machine
+    from django.utils import timezone
+
+    from regua.cadences.models import Delivery, Enrollment
+    from regua.cadences.tick import tick
+    from regua.cadences.yaml_io import cadence_set_status
+    from regua.customers.models import Consent
+
+    # given: an active manual régua and a segment of two of three contacts
+    cadence, _created = cadence_import(MANUAL)
+    cadence_set_status(cadence, "active")
+    recife = Segment.objects.create(name="Recife", rule=RECIFE)
+    for n, city in enumerate(["Recife", "Recife", "Natal"]):
+        contact = Contact.objects.create(email=f"b{n}@exemplo.com.br", city=city, first_name="Ana")
+        Consent.objects.create(
+            contact=contact, channel="email", status="granted", recorded_at=timezone.now()
+        )
+    # when: the manager sends it to the segment, twice
+    client = client_for(manager)
+    client.cookies["django_language"] = "en"
+    url = reverse("cadences:broadcast", args=[cadence.key])
+    first = client.post(url, {"segment": recife.pk}, follow=True)
+    again = client.post(url, {"segment": recife.pk}, follow=True)
+    # then: the members entered once, and the next tick schedules their message
+    assert "2 contacts of Recife entered the régua." in first.content.decode()
+    assert "0 contacts of Recife entered the régua." in again.content.decode()
+    assert set(Enrollment.objects.values_list("contact__city", flat=True)) == {"Recife"}
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        tick(now=timezone.now())
+    assert Delivery.objects.filter(cadence=cadence).count() == 2

@@ -281,6 +281,37 @@ def _enroll_events(cadence: Cadence, since: datetime, now: datetime) -> int:
     )
 
 
+def cadence_enroll(*, cadence: Cadence, contacts: Q, now: datetime) -> int:
+    """Enroll these contacts in a manual régua now (a broadcast to a segment).
+
+    One INSERT ... SELECT from the contacts: the régua's audience and re-entry policy
+    still decide who may enter, the holdout is drawn as for every entry, and the next
+    tick schedules the steps. Returns how many entered.
+    """
+    who = _admission(cadence, now)
+    members = Contact.objects.filter(contacts).filter(who("pk")).order_by().values("id")
+    at = db_datetime_adapter()(now)
+    created = db_datetime_adapter()(timezone.now())
+    return insert_select(
+        Enrollment,
+        ENROLLMENT_FIELDS,
+        [
+            "%s",
+            "s.id",
+            "%s",
+            "%s",
+            draws.in_share_sql("s.id", cadence.key, cadence.holdout_percent),
+            "%s",
+            "NULL",
+            "''",
+            "%s",
+            "%s",
+        ],
+        members,
+        [cadence.pk, f"m{now:%Y%m%d%H%M%S}", at, EnrollmentStatus.ACTIVE, created, created],
+    )
+
+
 def _admission(cadence: Cadence, now: datetime) -> Callable[[str], Q]:
     """Who may enter, as seen from a row whose contact is OuterRef(ref): in the audience,
     and not already in the régua as the re-entry policy reads it."""

@@ -12,6 +12,7 @@ urlpatterns = [
     path("reguas/<slug:key>/", views.cadence_detail, name="detail"),
     path("reguas/<slug:key>/settings/", views.cadence_settings, name="settings"),
     path("reguas/<slug:key>/status/", views.cadence_status, name="status"),
+    path("reguas/<slug:key>/broadcast/", views.cadence_broadcast, name="broadcast"),
     path("reguas/<slug:key>/yaml/", views.cadence_yaml, name="yaml"),
     path("reguas/<slug:key>/preview/", views.cadence_preview_view, name="preview"),
     path("reguas/<slug:key>/steps/new/", views.step_edit, name="step_new"),

@@ -184,6 +184,39 @@ def cadence_detail(request: HttpRequest, key: str) -> HttpResponse:
 
 @editor_required
 @require_POST
+def cadence_broadcast(request: HttpRequest, key: str) -> HttpResponse:
+    """Send a manual régua to the members of a segment: they enter it now."""
+    from regua.segments.models import Segment
+    from regua.segments.rules import RuleError
+
+    from .tick import cadence_enroll
+
+    cadence = get_object_or_404(Cadence, key=key)
+    segment = Segment.objects.filter(pk=request.POST.get("segment") or 0).first()
+    if cadence.trigger_kind != "manual" or cadence.status != CadenceStatus.ACTIVE:
+        messages.error(request, _("Only an active régua with a manual trigger is sent this way."))
+    elif segment is None:
+        messages.error(request, _("Choose a segment."))
+    else:
+        try:
+            entered = cadence_enroll(cadence=cadence, contacts=segment.as_q(), now=timezone.now())
+        except RuleError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d contact of %(segment)s entered the régua.",
+                    "%(count)d contacts of %(segment)s entered the régua.",
+                    entered,
+                )
+                % {"count": entered, "segment": segment.name},
+            )
+    return redirect("cadences:detail", key=cadence.key)
+
+
+@editor_required
+@require_POST
 def cadence_status(request: HttpRequest, key: str) -> HttpResponse:
     cadence = get_object_or_404(Cadence, key=key)
     status = request.POST.get("status", "")
