@@ -28,6 +28,11 @@ def purchases(rows: list[tuple[int, date, float] | tuple[int, date, float, float
     )
 
 
+def rfm_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """The customers with an RFM score (a purchase in the window)."""
+    return rfm.rfm_scores(frame, as_of=AS_OF).table.filter(pl.col("r").is_not_null())
+
+
 def days_ago(n: int) -> date:
     return AS_OF - timedelta(days=n)
 
@@ -54,9 +59,7 @@ def test_quintile_scores_match_the_reference_and_ties_share_a_score(
 
 
 def test_the_best_fifth_scores_five_and_the_worst_fifth_one() -> None:
-    table = rfm.rfm_table(
-        purchases([(c, days_ago(c), 10.0 * c) for c in range(1, 11)]), as_of=AS_OF
-    )
+    table = rfm_table(purchases([(c, days_ago(c), 10.0 * c) for c in range(1, 11)]))
     # contact 1 bought most recently (R best) and spent least (M worst)
     assert table.filter(pl.col("contact_id").is_in([1, 2]))["r"].to_list() == [5, 5]
     assert table.filter(pl.col("contact_id").is_in([9, 10]))["r"].to_list() == [1, 1]
@@ -66,7 +69,7 @@ def test_the_best_fifth_scores_five_and_the_worst_fifth_one() -> None:
 
 
 def test_fewer_than_five_customers_and_no_orders() -> None:
-    table = rfm.rfm_table(purchases([(1, days_ago(1), 50.0), (2, days_ago(40), 80.0)]), as_of=AS_OF)
+    table = rfm_table(purchases([(1, days_ago(1), 50.0), (2, days_ago(40), 80.0)]))
     assert table.sort("contact_id").select("r", "m").rows() == [(3, 1), (1, 3)]
     empty = rfm.rfm_scores(purchases([]), as_of=AS_OF)
     assert empty.table.is_empty()

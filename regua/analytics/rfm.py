@@ -245,16 +245,6 @@ def _empty_history() -> pl.DataFrame:
     )
 
 
-RFM_COLUMNS = ["contact_id", "recency_days", "frequency", "monetary", "r", "f", "m", "rfm_segment"]
-
-
-def rfm_table(purchases: pl.DataFrame, *, as_of: date, window_days: int = 365) -> pl.DataFrame:
-    """contact_id, recency_days, frequency, monetary, r, f, m, rfm_segment: the customers
-    who bought in the window."""
-    history = customer_history(purchases, as_of=as_of, window_days=window_days)
-    return history.table.filter(pl.col("r").is_not_null()).select(RFM_COLUMNS)
-
-
 def purchase_days(purchases: pl.DataFrame) -> pl.DataFrame:
     """One row per customer and day bought: contact_id, day, total, discounted."""
     return purchases.group_by("contact_id", "day").agg(
@@ -265,7 +255,7 @@ def purchase_days(purchases: pl.DataFrame) -> pl.DataFrame:
 def activity_cells(
     history: pl.DataFrame, interval_days: float, *, as_of: date, rules: ActivityRules
 ) -> pl.Series:
-    """The activity-matrix cell of each row of history_table(), in its order."""
+    """The activity-matrix cell of each row of customer_history().table, in its order."""
     since_last = (pl.lit(as_of) - pl.col("last_day")).dt.total_days()
     repeat = pl.col("purchases") >= 2
     vip_line = (
@@ -291,7 +281,7 @@ def activity_cells(
 def relationship_types(
     history: pl.DataFrame, surveyed: pl.Series, *, as_of: date, rules: RelationshipRules
 ) -> pl.Series:
-    """Piercy's type for each row of history_table(), in its order."""
+    """Piercy's type for each row of customer_history().table, in its order."""
     tenure = (pl.lit(as_of) - pl.col("first_day")).dt.total_days()
     long_term = (tenure >= rules.long_term_days) & (
         pl.col("purchases") >= rules.long_term_purchases
