@@ -31,7 +31,7 @@ from .services import scores_refresh
 CLV_EDGES = [0, 50, 100, 250, 500, 1000, 2500, 5000]
 TOP_CUSTOMERS = 20
 
-COLUMN_LABELS: dict[str, Promise] = {
+COLUMN_LABELS: dict[str, Promise | str] = {
     "kpi": _("KPI"),
     "value": _("Value"),
     "formula": _("Formula"),
@@ -186,8 +186,8 @@ def dashboard_compute(
         [
             [
                 key,
-                cells.get(key, {}).get("customers", 0),
-                float(cells.get(key, {}).get("total") or 0),
+                cells[key]["customers"] if key in cells else 0,
+                float(cells[key]["total"] or 0) if key in cells else 0.0,
             ]
             for key in rfm.ACTIVITY_CELLS
         ],
@@ -229,7 +229,7 @@ def dashboard_compute(
             [
                 t["contact_id"],
                 f"{t['first']} {t['last']}".strip(),
-                float(t["clv"]),
+                float(t["clv"] or 0),
                 round(t["p_alive"] or 0, 3),
             ]
             for t in top

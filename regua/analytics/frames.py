@@ -80,7 +80,7 @@ def _members(contacts: Q | None) -> tuple[str, list[Any]]:
     """SQL `AND contact_id IN (...)` for a contact filter (a segment's Q), or nothing."""
     if contacts is None:
         return "", []
-    query: QuerySet[Contact] = Contact.objects.filter(contacts).values("pk")
+    query: QuerySet[Contact, Any] = Contact.objects.filter(contacts).values("pk")
     sql, params = query.query.sql_with_params()
     return f" AND contact_id IN ({sql})", list(params)
 

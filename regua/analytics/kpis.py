@@ -23,6 +23,7 @@ What the counts mean in Régua:
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 from django.db.models import Count, Q
@@ -107,10 +108,10 @@ class Kpi:
     label: Promise
     formula: Promise
     value: float | None
-    parts: dict[str, float]
+    parts: dict[str, Any]
 
     @classmethod
-    def of(cls, key: str, value: float | None, parts: dict[str, float]) -> "Kpi":
+    def of(cls, key: str, value: float | None, parts: dict[str, Any]) -> "Kpi":
         label, formula = KPI_TEXT[key]
         return cls(key, label, formula, value, parts)
 
@@ -221,7 +222,7 @@ def _recurring_revenue(audience) -> pl.DataFrame:  # type: ignore[no-untyped-def
     return pl.DataFrame(rows, schema={"contact_id": pl.Int64, "mrr": pl.Float64}, orient="row")
 
 
-def _nps_counts(contacts: Q | None, start: date, after: date) -> dict[str, float]:
+def _nps_counts(contacts: Q | None, start: date, after: date) -> dict[str, int]:
     answered = Event.objects.filter(
         name="nps_answered",
         occurred_at__gte=frames.day_start(start),

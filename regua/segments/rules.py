@@ -62,7 +62,10 @@ MATCH = {"all", "any"}
 COMPARE = {"eq", "ne", "gt", "gte", "lt", "lte"}
 CHOICE_OPS = {"eq", "ne", "in", "not_in"}
 COMPANY_FIELDS = {"profitability", "purchase_potential", "relationship_degree"}
-SCORE_CHOICES = {"rfm_segment": SEGMENT_MAP, "activity_cell": ACTIVITY_CELLS}
+SCORE_CHOICES: dict[str, set[str]] = {
+    "rfm_segment": set(SEGMENT_MAP),
+    "activity_cell": set(ACTIVITY_CELLS),
+}
 SCORE_NUMBERS = {"r", "f", "m", "clv", "p_alive", "recency_days", "purchases", "spend"}
 NPS_CATEGORIES = {"promoter", "passive", "detractor"}
 
@@ -292,7 +295,7 @@ def _aggregate_compare(per_contact: Subquery, op: str, number: float) -> Q:
 def _score(name: str, op: str, value: Any) -> Q:
     scores = CustomerScore.objects.filter(contact=OuterRef("pk"))
     if name in SCORE_CHOICES:
-        positive, values = _choice(op, value, set(SCORE_CHOICES[name]))
+        positive, values = _choice(op, value, SCORE_CHOICES[name])
         has = Exists(scores.filter(**{f"{name}__in": values}))
     elif name in SCORE_NUMBERS:
         number = _number(op, value)

@@ -2,7 +2,7 @@
 
 import csv
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from regua.cadences.views import editor_required
 from regua.customers.selectors import contacts_page, contacts_visible_to
 from regua.lib.csv_safe import safe_cell
+from regua.users.models import User
 
 from .catalog import fields, op_labels
 from .forms import SegmentForm, rule_from_text
@@ -25,7 +26,7 @@ from .rules import RuleError, compile_rule
 
 def _members(request: HttpRequest, rule_q: Q) -> Any:
     """The members this user may see: an agent's view stops at the own portfolio."""
-    return contacts_visible_to(request.user).filter(rule_q)
+    return contacts_visible_to(cast(User, request.user)).filter(rule_q)
 
 
 @login_required
@@ -52,7 +53,9 @@ def _words() -> dict[str, str]:
 
 @editor_required
 def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=pk) if pk else Segment(created_by=request.user)
+    segment = (
+        get_object_or_404(Segment, pk=pk) if pk else Segment(created_by=cast(User, request.user))
+    )
     form = SegmentForm(request.POST or None, instance=segment)
     if request.method == "POST" and form.is_valid():
         segment = form.save()

@@ -179,9 +179,9 @@ class Command(BaseCommand):
                 horizon_months=clv_settings.horizon_months,
                 margin=clv_settings.margin,
                 annual_discount_rate=clv_settings.annual_discount_rate,
-                total_clv=float(table.get_column("clv").sum()),
-                mean_clv=float(table.get_column("clv").mean() or 0),
-                mean_p_alive=float(table.get_column("p_alive").mean() or 0),
+                total_clv=table.select(pl.col("clv").sum()).item(),
+                mean_clv=table.select(pl.col("clv").mean()).item(),
+                mean_p_alive=table.select(pl.col("p_alive").mean()).item(),
             )
         return out
 
