@@ -92,6 +92,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         snapshot = _enqueue(filters, as_of)  # computed already when jobs run inline
     query = request.GET.urlencode()
     kpi_cards = []
+    scores_as_of = None
+    if snapshot.payload is not None and snapshot.payload.get("scores_as_of"):
+        scores_as_of = date.fromisoformat(snapshot.payload["scores_as_of"])
     if snapshot.payload is not None:
         parts = snapshot.payload.get("kpi_parts", {})
         for key, value, _formula in snapshot.payload["tables"]["kpis"]["rows"]:
@@ -114,6 +117,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "filters": filters,
             "snapshot": snapshot,
+            "scores_as_of": scores_as_of,
             "kpis": kpi_cards,
             "segments": Segment.objects.all(),
             "labels": _labels(),
