@@ -239,7 +239,7 @@ def test_refresh_stores_cross_sell_pairs_that_drive_recommendations_and_the_doss
     make_contact, client_for, manager
 ) -> None:
     from regua.analytics.models import ProductPair
-    from regua.cadences.context import recommendations
+    from regua.analytics.recommendations import recommendations
     from regua.commerce.models import OrderItem, Product
 
     # given: coffee is bought with a grinder in three orders, with a mug in one

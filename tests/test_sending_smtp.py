@@ -235,9 +235,9 @@ def _engine_settings(settings: Any) -> None:
     settings.REGUA_FREQUENCY_CAP = 3
     settings.REGUA_FREQUENCY_DAYS = 7
     settings.REGUA_SITE_URL = "https://crm.loja.example"
-    import regua.cadences.context as context
+    import regua.analytics.recommendations as recommendations
 
-    context._popular_cache = None
+    recommendations._popular_cache = None
 
 
 def regua(step: dict[str, Any], *, marketing: bool = True) -> Cadence:

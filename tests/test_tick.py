@@ -58,9 +58,9 @@ def _engine_settings(settings: Any) -> None:
     settings.REGUA_QUIET_HOURS = "21:00-08:00"
     settings.REGUA_FREQUENCY_CAP = 3
     settings.REGUA_FREQUENCY_DAYS = 7
-    import regua.cadences.context as context
+    import regua.analytics.recommendations as recommendations
 
-    context._popular_cache = None
+    recommendations._popular_cache = None
 
 
 def regua(

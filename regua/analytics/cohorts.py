@@ -14,7 +14,7 @@ from datetime import date
 
 import polars as pl
 
-from .rfm import customer_history, purchase_days
+from .rfm import customer_history
 
 
 def _month_index(column: str) -> pl.Expr:
@@ -49,15 +49,13 @@ def cohort_table(purchases: pl.DataFrame, *, as_of: date, months: int = 12) -> p
 
 def second_purchase_gaps(purchases: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
     """contact_id, days from the first to the second purchase day (repeat buyers only)."""
-    days = purchase_days(purchases.filter(pl.col("day") <= as_of)).sort("contact_id", "day")
-    return (
-        days.group_by("contact_id", maintain_order=True)
-        .agg(pl.col("day").head(2))
-        .filter(pl.col("day").list.len() == 2)
-        .select(
-            "contact_id",
-            days=(pl.col("day").list.get(1) - pl.col("day").list.get(0)).dt.total_days(),
-        )
+    return gaps_from(customer_history(purchases, as_of=as_of, window_days=1).table)
+
+
+def gaps_from(history: pl.DataFrame) -> pl.DataFrame:
+    """second_purchase_gaps from rfm.customer_history's table (its second purchase day)."""
+    return history.filter(pl.col("second_day").is_not_null()).select(
+        "contact_id", days=(pl.col("second_day") - pl.col("first_day")).dt.total_days()
     )
 
 
@@ -81,10 +79,8 @@ def expected_next_purchase(purchases: pl.DataFrame, *, as_of: date) -> pl.DataFr
 def next_purchase_from(history: pl.DataFrame) -> pl.DataFrame:
     """The expected next purchase from rfm.customer_history's table (first, second and
     last purchase day, purchase days)."""
-    gaps = history.filter(pl.col("second_day").is_not_null()).select(
-        (pl.col("second_day") - pl.col("first_day")).dt.total_days()
-    )
-    typical = gaps.to_series().median() if not gaps.is_empty() else None
+    gaps = gaps_from(history).get_column("days")
+    typical = gaps.median() if not gaps.is_empty() else None
     n = pl.col("purchase_days")
     own = (pl.col("last_day") - pl.col("first_day")).dt.total_days() / (n - 1)
     interval = pl.when(n > 1).then(own).otherwise(pl.lit(typical, dtype=pl.Float64))

@@ -24,7 +24,7 @@ from django.db.models import Q, QuerySet
 from regua.commerce.models import Order, OrderItem, OrderStatus
 from regua.customers.models import Contact
 from regua.events.models import Event
-from regua.lib.bulk import pg_cursor
+from regua.lib.bulk import db_datetime_adapter, pg_cursor
 
 PURCHASED = [OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
 
@@ -85,6 +85,26 @@ def _members(contacts: Q | None) -> tuple[str, list[Any]]:
     return f" AND contact_id IN ({sql})", list(params)
 
 
+def _period(
+    kind: str,
+    kinds: list[Any],
+    moment: str,
+    until: date,
+    since: date | None,
+    contacts: Q | None,
+) -> tuple[str, list[Any]]:
+    """WHERE `kind` IN kinds, `moment` within the business days since..until, and the
+    contact in the filter: the SQL and its parameters."""
+    to_db = db_datetime_adapter()
+    sql = f"{kind} IN ({', '.join(['%s'] * len(kinds))}) AND {moment} < %s"
+    params = [*kinds, to_db(day_start(until + timedelta(days=1)))]
+    if since:
+        sql += f" AND {moment} >= %s"
+        params.append(to_db(day_start(since)))
+    members, member_params = _members(contacts)
+    return sql + members, params + member_params
+
+
 def _with_day(frame: pl.DataFrame, seconds: str, name: str) -> pl.DataFrame:
     zone = settings.TIME_ZONE
     return frame.with_columns(
@@ -100,20 +120,13 @@ def purchases(*, until: date, since: date | None = None, contacts: Q | None = No
 
     Columns: order_id, contact_id, ordered_at (business time), day, total, discount.
     """
-    table = Order._meta.db_table
-    members, member_params = _members(contacts)
-    since_sql = " AND ordered_at >= %s" if since else ""
+    where, params = _period(
+        "status", [str(s) for s in PURCHASED], "ordered_at", until, since, contacts
+    )
     sql = (
         f"SELECT id, contact_id, {_epoch('ordered_at')}, {_real('total')}, "
-        f"{_real('discount')} FROM {_whole_table(table)} "
-        f"WHERE status IN ({', '.join(['%s'] * len(PURCHASED))}) AND ordered_at < %s"
-        f"{since_sql}{members}"
+        f"{_real('discount')} FROM {_whole_table(Order._meta.db_table)} WHERE {where}"
     )
-    params: list[Any] = [str(s) for s in PURCHASED]
-    params.append(_db_time(day_start(until + timedelta(days=1))))
-    if since:
-        params.append(_db_time(day_start(since)))
-    params += member_params
     frame = fetch(
         sql,
         params,
@@ -154,23 +167,10 @@ def events(
     names: Sequence[str], *, until: date, since: date | None = None, contacts: Q | None = None
 ) -> pl.DataFrame:
     """Events with these names in the period: contact_id, name, occurred_at, day."""
-    table = Event._meta.db_table
-    members, member_params = _members(contacts)
-    since_sql = " AND occurred_at >= %s" if since else ""
+    where, params = _period("name", list(names), "occurred_at", until, since, contacts)
     sql = (
-        f"SELECT contact_id, name, {_epoch('occurred_at')} FROM {table} "
-        f"WHERE name IN ({', '.join(['%s'] * len(names))}) AND occurred_at < %s"
-        f"{since_sql}{members}"
+        f"SELECT contact_id, name, {_epoch('occurred_at')} "
+        f"FROM {Event._meta.db_table} WHERE {where}"
     )
-    params: list[Any] = list(names)
-    params.append(_db_time(day_start(until + timedelta(days=1))))
-    if since:
-        params.append(_db_time(day_start(since)))
-    params += member_params
     frame = fetch(sql, params, {"contact_id": pl.Int64, "name": pl.String, "seconds": pl.Int64})
     return _with_day(frame, "seconds", "occurred_at").drop("seconds")
-
-
-def _db_time(moment: datetime) -> Any:
-    """A parameter for a datetime column, as the backend stores it (UTC)."""
-    return connection.ops.adapt_datetimefield_value(moment)

@@ -25,6 +25,8 @@ import polars as pl
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from regua.customers.models import RelationshipType
+
 # R score, F score → segment; every one of the 25 cells has exactly one name.
 SEGMENT_MAP: dict[str, tuple[Promise, list[tuple[set[int], set[int]]]]] = {
     "champions": (_("Champions"), [({5}, {4, 5})]),
@@ -47,12 +49,8 @@ ACTIVITY_CELLS: dict[str, Promise] = {
     "lost": _("Lost"),
 }
 
-RELATIONSHIP_TYPES: dict[str, Promise] = {
-    "seeker": _("Relationship seeker"),
-    "loyal": _("Loyal customer"),
-    "exploiter": _("Relationship exploiter"),
-    "one_time": _("One-time buyer"),
-}
+# The contact's own choices: the refresh copies the type onto the contact.
+RELATIONSHIP_TYPES: dict[str, Promise | str] = dict(RelationshipType.choices)
 
 
 def segment_of(r: int, f: int) -> str:
@@ -270,7 +268,7 @@ def activity_cells(
         .when(~repeat & (since_last <= interval_days))
         .then(pl.lit("new"))
         .when(~repeat)
-        .then(pl.lit("one_time"))
+        .then(pl.lit(RelationshipType.ONE_TIME.value))
         .when(vip)
         .then(pl.lit("vip"))
         .otherwise(pl.lit("growing"))
@@ -297,12 +295,12 @@ def relationship_types(
     hunter = pl.col("discounted") >= rules.discount_share * pl.col("purchases")
     kind = (
         pl.when(long_term & close)
-        .then(pl.lit("seeker"))
+        .then(pl.lit(RelationshipType.SEEKER.value))
         .when(long_term)
-        .then(pl.lit("loyal"))
+        .then(pl.lit(RelationshipType.LOYAL.value))
         .when(close | hunter)
-        .then(pl.lit("exploiter"))
-        .otherwise(pl.lit("one_time"))
+        .then(pl.lit(RelationshipType.EXPLOITER.value))
+        .otherwise(pl.lit(RelationshipType.ONE_TIME.value))
     )
     return history.select(kind.alias("relationship_type")).get_column("relationship_type")
 

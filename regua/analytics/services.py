@@ -2,8 +2,10 @@
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from django.conf import settings
@@ -138,9 +140,8 @@ def scores_refresh(
     return RefreshResult(table.height, seconds, value.problems)
 
 
-def _rows(table: pl.DataFrame):  # type: ignore[no-untyped-def]
-    from django.utils import timezone
-
+def _rows(table: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows with created_at and updated_at."""
     now = timezone.now()
     for row in table.iter_rows():
         yield (*row, now, now)

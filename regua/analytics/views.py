@@ -1,19 +1,18 @@
 """The dashboard: KPIs, RFM, activity, cohorts, NPS and CLV, served from a snapshot."""
 
-import csv
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from regua.lib.csv_safe import safe_cell
+from regua.lib.csv_safe import csv_response
 from regua.segments.models import Segment
 
 from . import rfm
@@ -138,7 +137,7 @@ def dashboard_recompute(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard_export(request: HttpRequest, table: str) -> HttpResponse:
+def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
     """One of the dashboard's tables, as CSV, from the same snapshot the page shows."""
     if table not in TABLE_TITLES:
         raise Http404
@@ -149,11 +148,5 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponse:
     rows = data["rows"]
     if table == "kpis":  # the stored keys, as the words and formulas of this language
         rows = [[str(KPI_TEXT[k][0]), value, str(KPI_TEXT[k][1])] for k, value, _f in rows]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{table}-{snapshot.as_of}.csv"'
-    response.write("\ufeff")
-    writer = csv.writer(response)
-    writer.writerow([str(COLUMN_LABELS.get(c, c)) for c in data["columns"]])
-    for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
-    return response
+    header = [str(COLUMN_LABELS.get(c, c)) for c in data["columns"]]
+    return csv_response(f"{table}-{snapshot.as_of}.csv", header, rows, stream=False)

@@ -192,8 +192,8 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
     consents = {c.channel: c for c in Consent.objects.filter(contact=contact)}
     orders = list(contact.orders.prefetch_related("items").order_by("-ordered_at")[:10])
     from regua.analytics.models import CustomerScore
+    from regua.analytics.recommendations import recommendations
     from regua.analytics.rfm import ACTIVITY_CELLS, SEGMENT_MAP
-    from regua.cadences.context import recommendations
 
     score = CustomerScore.objects.filter(contact=contact).first()
     bought = set(OrderItem.objects.filter(order__contact=contact).values_list("sku", flat=True))

@@ -1,6 +1,5 @@
 """Segment pages: the list, the rule builder with its live count, members and export."""
 
-import csv
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -8,14 +7,14 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from regua.cadences.views import editor_required
-from regua.customers.selectors import contacts_page, contacts_visible_to
-from regua.lib.csv_safe import safe_cell
+from regua.customers.selectors import contacts_page, contacts_visible_to, count_capped
+from regua.lib.csv_safe import csv_response
 from regua.users.models import User
 
 from .catalog import fields, op_labels
@@ -98,13 +97,14 @@ def segment_saved_count(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def segment_members(request: HttpRequest, pk: int) -> HttpResponse:
+    """The members, listed as the contact list lists contacts (same rows, same pager)."""
     segment = get_object_or_404(Segment, pk=pk)
-    page = contacts_page(
-        _members(request, segment.as_q()), sort="name", cursor=request.GET.get("cursor", "")
-    )
+    members = _members(request, segment.as_q())
+    page = contacts_page(members, sort="name", cursor=request.GET.get("cursor", ""))
+    page.count_label = count_capped(members)
     context = {"segment": segment, "page": page, "paged": bool(request.GET.get("cursor"))}
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "segments/_members.html", context)
+        return render(request, "customers/_contact_results.html", context)
     return render(request, "segments/members.html", context)
 
 
@@ -112,30 +112,21 @@ EXPORT_COLUMNS = ["id", "first_name", "last_name", "email", "phone", "city", "st
 
 
 @login_required
-def segment_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def segment_export(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Every member this user may see, as CSV, streamed in pages of 2,000."""
     segment = get_object_or_404(Segment, pk=pk)
     members = _members(request, segment.as_q()).order_by("id")
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    def rows() -> Iterator[str]:
-        writer = csv.writer(Echo())
-        yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel reads UTF-8 right
+    def rows() -> Iterator[tuple[Any, ...]]:
         last = 0
         while True:
             batch = list(members.filter(id__gt=last).values_list(*EXPORT_COLUMNS)[:2000])
             if not batch:
                 return
-            for row in batch:
-                yield writer.writerow([safe_cell(value) for value in row])
+            yield from batch
             last = batch[-1][0]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
-    return response
+    return csv_response(f"segment-{segment.pk}.csv", EXPORT_COLUMNS, rows())
 
 
 @editor_required
