@@ -138,7 +138,7 @@ def dashboard_compute(
     contacts = filters.contacts()
     if purchases is None:
         purchases = frames.purchases(until=as_of, contacts=contacts)
-    scores = CustomerScore.objects.order_by()  # no default ordering: it would join contacts
+    scores = CustomerScore.objects.order_by()  # aggregates: no order needed
     if contacts is not None:
         scores = scores.filter(contact__in=Contact.objects.filter(contacts).values("pk"))
     tables: dict[str, Any] = {}

@@ -38,7 +38,7 @@ class CustomerScore(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["contact"]
+        ordering = ["contact_id"]  # the column itself: ordering by "contact" joins contacts
         verbose_name = _("customer score")
         verbose_name_plural = _("customer scores")
 
