@@ -227,6 +227,9 @@ TASKS = {
 # Who sees which contacts: "all" (every user sees every contact) or "own" (agents see only
 # the contacts and companies of their own portfolio; managers and admins see everything).
 PORTFOLIO_VISIBILITY = env_choice("PORTFOLIO_VISIBILITY", ("all", "own"), "all")
+# The agenda: minutes of tasks a day holds before the week and month views mark it
+# overloaded (a task's minutes are its estimate, or its kind's usual length).
+REGUA_AGENDA_DAY_MINUTES = env_int("REGUA_AGENDA_DAY_MINUTES", 360)
 
 # Largest CSV upload accepted by the import page, in megabytes.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512)

@@ -62,6 +62,7 @@ class Command(BaseCommand):
         )
 
     def _deliveries(self, options: dict[str, Any]) -> None:
+        from regua.agenda.services import agenda_tick
         from regua.analytics.services import scores_refresh_daily
         from regua.cadences.sending import send_due
         from regua.cadences.tick import tick
@@ -84,6 +85,7 @@ class Command(BaseCommand):
                     if summary.total.enrolled or summary.total.scheduled:
                         log.info("tick: %s", summary.as_json())
                     scores_refresh_daily(now=timezone.now())
+                    agenda_tick(now=timezone.now())
                 sent = send_due(max_batches=1, should_stop=lambda: stopping)
             except OperationalError as error:  # a locked SQLite file: try again shortly
                 log.warning("worker: %s", error)
