@@ -37,14 +37,15 @@ class Command(BaseCommand):
         parser.add_argument("--api-batches", type=int, default=100)
         parser.add_argument(
             "--only",
-            choices=["demo", "pages", "imports", "api", "engine", "latency", "analytics"],
+            choices=["demo", "pages", "imports", "api", "engine", "latency", "analytics", "agenda"],
             action="append",
         )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         only = set(
-            options["only"] or ["demo", "pages", "imports", "api", "engine", "latency", "analytics"]
+            options["only"]
+            or ["demo", "pages", "imports", "api", "engine", "latency", "analytics", "agenda"]
         )
         report: dict[str, Any] = {"machine": measure.machine()}
         if "demo" in only and not options["keep_data"]:
@@ -168,6 +169,23 @@ class Command(BaseCommand):
                 f"median {db['dashboard_cached_median_ms']:.0f} ms, "
                 f"p95 {db['dashboard_cached_p95_ms']:.0f} ms",
                 300 / db["dashboard_cached_p95_ms"],
+            )
+        if "agenda" in only:
+            from regua.benchmarks.agenda import agenda
+
+            report["agenda"] = figures = agenda(runs=options["runs"])
+            for page, target in (("today", 100), ("week", 200), ("month", 200)):
+                self._line(
+                    f"agenda {page}, {figures['open_tasks_of_user']:,} open tasks",
+                    f"median {figures[page]['median_ms']:.1f} ms, "
+                    f"p95 {figures[page]['p95_ms']:.1f} ms",
+                    target / figures[page]["median_ms"],
+                )
+            moved = figures["handover"]
+            self._line(
+                f"portfolio hand-over ({moved['contacts']:,} contacts, {moved['tasks']:,} tasks)",
+                f"median {moved['median_s']:.2f} s",
+                5 / moved["median_s"],
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)
