@@ -110,7 +110,7 @@ def _page_times(client: Client, path: str, runs: int) -> dict[str, float]:
 def agenda(runs: int = 20, handovers: int = 3) -> dict[str, Any]:
     today = timezone.localdate()
     busy, owner, stand_in = _prepare(today)
-    client = Client()
+    client = Client(SERVER_NAME="localhost")
     client.force_login(busy)
     figures: dict[str, Any] = {
         "open_tasks_of_user": Task.objects.filter(owner=busy, status=TaskStatus.OPEN).count(),
