@@ -315,3 +315,44 @@ def test_regua_tasks_and_plain_tasks_share_the_agenda(
     make_task(title="Chamada de alinhamento (dia 40)", source=TaskSource.REGUA)
     html = client_for(alice).get(reverse("agenda:today")).content.decode()
     assert "Chamada de alinhamento (dia 40)" in html and "Régua step" in html
+
+
+def test_the_dossier_shows_open_tasks_upcoming_regua_steps_and_nps(
+    alice: User,
+    client_for: Callable[[User], Client],
+    make_contact: Callable[..., Contact],
+    make_task: Callable[..., Task],
+) -> None:
+    from pathlib import Path
+
+    from regua.cadences.models import Enrollment
+    from regua.cadences.yaml_io import cadence_import
+    from regua.events.models import Event
+
+    # given: a contact in the onboarding régua, with a call planned and an NPS answer
+    contact = make_contact(owner=alice)
+    make_task(contact=contact, title="Ligar para alinhar a reunião")
+    defaults = Path(__file__).parent.parent / "regua" / "cadences" / "defaults"
+    onboarding, _ = cadence_import((defaults / "onboarding.yaml").read_text("utf-8"))
+    onboarding.status = "active"
+    onboarding.save()
+    Enrollment.objects.create(
+        cadence=onboarding, contact=contact, occurrence="signup", entered_at=timezone.now()
+    )
+    Event.objects.create(
+        contact=contact,
+        name="nps_answered",
+        occurred_at=timezone.now(),
+        properties={"score": 4, "category": "detractor"},
+        fingerprint=1,
+    )
+    # when
+    page = client_for(alice).get(reverse("customers:contact_detail", args=[contact.pk]))
+    # then
+    html = page.content.decode()
+    assert "Ligar para alinhar a reunião" in html
+    upcoming = page.context["upcoming"]
+    assert upcoming and all(item.step.cadence == onboarding for item in upcoming)
+    assert [item.due_at for item in upcoming] == sorted(item.due_at for item in upcoming)
+    assert upcoming[0].step.name in html
+    assert page.context["nps"]["category"] == "detractor"

@@ -18,7 +18,7 @@ from regua.users.models import Role, User
 
 from .models import MINUTES_BY_KIND, Task, TaskStatus
 
-LIST_LIMIT = 100  # tasks listed per section of the today page
+LIST_LIMIT = 50  # tasks listed per section of the today page (the counts cover all)
 DAY_LIMIT = 30  # tasks shown in one day of the week view
 
 

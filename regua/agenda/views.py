@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -70,8 +72,22 @@ def _day(value: str, default: date) -> date:
         return default
 
 
+def _prefix(name: str) -> str:
+    """The URL of `name` for id 0 without its last "0/": a row appends its own id.
+
+    A page lists hundreds of tasks; reversing four URLs per row was most of its time.
+    """
+    return reverse(name, args=[0]).removesuffix("0/")
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     owner = context.get("owner")
+    context["urls"] = {
+        "task": _prefix("agenda:task_edit"),
+        "contact": _prefix("customers:contact_detail"),
+        "company": _prefix("customers:company_detail"),
+    }
+    context["here"] = quote(request.get_full_path(), safe="")
     context.setdefault("team", User.objects.filter(is_active=True))
     context.setdefault("today", timezone.localdate())
     context["manages"] = can_manage_team(_user(request))

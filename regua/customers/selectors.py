@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
 
 from regua.commerce.models import Order, OrderItem, OrderStatus
 from regua.events.models import Event
@@ -191,13 +192,24 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
     )
     consents = {c.channel: c for c in Consent.objects.filter(contact=contact)}
     orders = list(contact.orders.prefetch_related("items").order_by("-ordered_at")[:10])
+    from regua.agenda.selectors import contact_open_tasks
     from regua.analytics.models import CustomerScore
     from regua.analytics.recommendations import recommendations
     from regua.analytics.rfm import ACTIVITY_CELLS, SEGMENT_MAP
+    from regua.cadences.upcoming import upcoming_steps
 
     score = CustomerScore.objects.filter(contact=contact).first()
     bought = set(OrderItem.objects.filter(order__contact=contact).values_list("sku", flat=True))
+    nps = (
+        Event.objects.filter(contact=contact, name="nps_answered")
+        .order_by("-occurred_at", "-id")
+        .only("occurred_at", "properties")
+        .first()
+    )
     return {
+        "open_tasks": contact_open_tasks(contact.pk),
+        "upcoming": upcoming_steps(contact.pk, timezone.now()),
+        "nps": _nps_answer(nps),
         "score": score,
         "score_labels": {
             "segment": SEGMENT_MAP[score.rfm_segment][0] if score and score.rfm_segment else "",
@@ -210,6 +222,15 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         "orders": orders,
         "stats": _order_stats(contact),
     }
+
+
+def _nps_answer(event: Event | None) -> dict[str, Any] | None:
+    """The contact's last NPS answer: score, category and day."""
+    if event is None or not isinstance(event.properties.get("score"), int | float):
+        return None
+    score = int(event.properties["score"])
+    category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    return {"score": score, "category": category, "at": event.occurred_at}
 
 
 def _order_stats(contact: Contact) -> dict[str, Any]:

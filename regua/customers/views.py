@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -66,6 +67,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
         "form": InteractionForm(),
         "stage_changes": list(StageChange.objects.filter(contact=contact)[:10]),
         "channels": Channel,
+        "today": timezone.localdate(),
         **contact_dossier(contact),
     }
     return render(request, "customers/contact_detail.html", context)
