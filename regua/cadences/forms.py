@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from regua.agenda.models import TaskKind
 
-from .models import Cadence, Channel, Objective, Reentry, TriggerKind
+from .models import Cadence, Channel, ForDedicated, Objective, Reentry, TriggerKind
 from .rendering import LANGUAGES
 from .yaml_io import check_step, validate
 
@@ -215,6 +215,16 @@ class StepForm(forms.Form):
     window_start = forms.TimeField(label=_("Send from"), required=False)
     window_end = forms.TimeField(label=_("Send until"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    for_dedicated = forms.ChoiceField(
+        label=_("For contacts in a dedicated segment"),
+        choices=ForDedicated.choices,
+        initial=ForDedicated.TASK,
+        required=False,
+        help_text=_(
+            "E-mail, SMS and WhatsApp steps become a task for the contact's account manager, "
+            "who sends the message personally, unless you choose to send the message."
+        ),
+    )
     condition = _yaml_field(_("Condition (YAML list)"), _("Checked when the step falls due."))
     task_kind = forms.ChoiceField(label=_("Task kind"), required=False, choices=TaskKind.choices)
     task_due_days = forms.IntegerField(
@@ -250,6 +260,7 @@ class StepForm(forms.Form):
             "window_start": step.window_start,
             "window_end": step.window_end,
             "channel": step.channel,
+            "for_dedicated": step.for_dedicated,
             "condition": yaml.safe_dump(step.condition, allow_unicode=True, sort_keys=False).strip()
             if step.condition
             else "",
@@ -271,6 +282,8 @@ class StepForm(forms.Form):
             "offset": data.get("offset", ""),
             "channel": channel,
         }
+        if data.get("for_dedicated") == ForDedicated.MESSAGE:
+            spec["for_dedicated"] = ForDedicated.MESSAGE
         if data.get("window_start") or data.get("window_end"):
             if not (data.get("window_start") and data.get("window_end")):
                 raise forms.ValidationError(_("Give both ends of the send window, or neither."))

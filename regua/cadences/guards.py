@@ -6,6 +6,11 @@
 3. quiet hours in the contact's time zone: deferred to the next allowed minute;
 4. the frequency cap across réguas (marketing only): the higher priority goes first,
    the others wait until the oldest counted message leaves the window.
+
+A message step that became a task for the contact's account manager (a dedicated
+segment: relationship.py) passes 1 and 2 for the message's own channel, since the
+owner will send that message by hand, but not 3 and 4: a task is not a message in the
+customer's inbox, and the owner chooses the moment.
 """
 
 from collections import defaultdict
@@ -18,9 +23,7 @@ from django.utils.translation import gettext as _
 
 from regua.customers.models import Consent, ConsentStatus
 
-from .models import Delivery, DeliveryStatus, Suppression
-
-MESSAGE_CHANNELS = {"email", "sms", "whatsapp"}
+from .models import MESSAGE_CHANNELS, Delivery, DeliveryStatus, Suppression
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,20 @@ class Verdict:
 SEND = Verdict("send")
 
 
+def channel_of(delivery: Delivery) -> str:
+    """The channel the message reaches the contact by: the step's own for a message step
+    that became a task for the owner (who sends it personally), else the delivery's."""
+    if delivery.channel == "task" and delivery.step.channel in MESSAGE_CHANNELS:
+        return delivery.step.channel
+    return delivery.channel
+
+
 def address_of(delivery: Delivery) -> str:
     contact = delivery.contact
-    if delivery.channel == "email":
+    channel = channel_of(delivery)
+    if channel == "email":
         return contact.email or ""
-    if delivery.channel in {"sms", "whatsapp"}:
+    if channel in {"sms", "whatsapp"}:
         return contact.phone or ""
     return ""
 
@@ -55,7 +67,7 @@ class BatchGuards:
     def load(cls, deliveries: list[Delivery], now: datetime) -> "BatchGuards":
         guards = cls(now=now)
         contact_ids = {d.contact_id for d in deliveries}
-        channels = {d.channel for d in deliveries} & MESSAGE_CHANNELS
+        channels = {channel_of(d) for d in deliveries} & MESSAGE_CHANNELS
         for contact_id, channel, status in Consent.objects.filter(
             contact_id__in=contact_ids, channel__in=channels
         ).values_list("contact_id", "channel", "status"):
@@ -77,17 +89,20 @@ class BatchGuards:
         return guards
 
     def check(self, delivery: Delivery) -> Verdict:
-        if delivery.channel not in MESSAGE_CHANNELS:
+        channel = channel_of(delivery)
+        if channel not in MESSAGE_CHANNELS:
             return SEND  # tasks and webhooks are for us, not for the customer's inbox
         address = address_of(delivery)
         if not address:
             return Verdict("suppress", _("no address for this channel"))
-        consent = self.consent.get((delivery.contact_id, delivery.channel))
+        consent = self.consent.get((delivery.contact_id, channel))
         marketing = delivery.cadence.marketing
         if consent == ConsentStatus.WITHDRAWN or (marketing and consent != ConsentStatus.GRANTED):
             return Verdict("suppress", _("no consent for this channel"))
-        if (delivery.channel, address) in self.suppressed:
+        if (channel, address) in self.suppressed:
             return Verdict("suppress", _("address on the suppression list"))
+        if delivery.channel == "task":
+            return SEND  # the owner sends it: no quiet hours, no frequency cap
         quiet_end = quiet_until(self.now, ZoneInfo(delivery.contact.time_zone))
         if quiet_end is not None:
             return Verdict("defer", _("quiet hours"), quiet_end)

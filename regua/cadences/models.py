@@ -59,6 +59,18 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook")
 
 
+# The channels that put a message in the customer's inbox (guards.py checks them).
+MESSAGE_CHANNELS = frozenset({"email", "sms", "whatsapp"})
+
+
+class ForDedicated(models.TextChoices):
+    """What a message step does for a contact in a segment whose relationship model is
+    dedicated (docs/cadences.md §Relationship model per segment)."""
+
+    TASK = "task", _("A task for the account manager")
+    MESSAGE = "message", _("The message, sent automatically")
+
+
 class Cadence(TimeStamped):
     key = models.SlugField(_("key"), max_length=60, unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -117,6 +129,14 @@ class Step(TimeStamped):
     task = models.JSONField(_("task"), default=dict, blank=True)
     webhook = models.JSONField(_("webhook"), default=dict, blank=True)
     condition = models.JSONField(_("condition"), default=list, blank=True)
+    # "Unless the step says otherwise": MESSAGE keeps a message step automatic even for
+    # contacts in a dedicated segment (relationship.py).
+    for_dedicated = models.CharField(
+        _("for dedicated segments"),
+        max_length=7,
+        choices=ForDedicated.choices,
+        default=ForDedicated.TASK,
+    )
     # The scheduling watermark: enrollments whose due moment for this step is at or
     # before it have had their delivery created (or were not owed one).
     scheduled_through = models.DateTimeField(null=True, blank=True, editable=False)
@@ -143,6 +163,12 @@ class Step(TimeStamped):
     def entered_by(self, moment: datetime) -> datetime:
         """The latest entry instant whose due moment for this step is at or before `moment`."""
         return self.parsed_offset.before(moment)
+
+    @property
+    def may_become_task(self) -> bool:
+        """A message step that contacts in a dedicated segment get as a task for their
+        account manager."""
+        return self.channel in MESSAGE_CHANNELS and self.for_dedicated == ForDedicated.TASK
 
     @property
     def window(self) -> tuple[time, time] | None:

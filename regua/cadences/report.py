@@ -32,6 +32,8 @@ class StepFunnel:
     suppressed: int
     failed: int
     skipped: int
+    # Of `sent`: message steps handed to the account manager as tasks (relationship.py).
+    tasks: int = 0
 
     def rate(self, part: int) -> float | None:
         return part / self.sent * 100 if self.sent else None
@@ -106,6 +108,7 @@ def cadence_funnel(cadence: Cadence, *, contacts: Q | None = None) -> list[StepF
             suppressed=Count("id", filter=Q(status=DeliveryStatus.SUPPRESSED)),
             failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
             skipped=Count("id", filter=Q(status=DeliveryStatus.SKIPPED)),
+            tasks=Count("id", filter=sent & Q(channel="task")),
             converted=Count(
                 "id",
                 filter=sent
@@ -132,6 +135,7 @@ def cadence_funnel(cadence: Cadence, *, contacts: Q | None = None) -> list[StepF
                 suppressed=row.get("suppressed", 0),
                 failed=row.get("failed", 0),
                 skipped=row.get("skipped", 0),
+                tasks=row.get("tasks", 0) if step.channel != "task" else 0,
             )
         )
     return funnel

@@ -25,11 +25,21 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from regua.agenda.models import TaskKind
+
 from . import rendering, tokens
 from .channels import Outgoing, Result, backend_for
 from .context import build as build_contexts
 from .guards import BatchGuards, address_of, sort_by_priority
-from .models import Cadence, CadenceStatus, Delivery, DeliveryStatus, Step
+from .models import (
+    MESSAGE_CHANNELS,
+    Cadence,
+    CadenceStatus,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Step,
+)
 
 if TYPE_CHECKING:
     from .tick import TickSummary
@@ -225,6 +235,8 @@ def _send_in_parallel(
 
 def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Outgoing | Result:
     step, contact = delivery.step, delivery.contact
+    if delivery.channel == "task" and step.channel in MESSAGE_CHANNELS:
+        return _owner_task(delivery, context)
     site = settings.REGUA_SITE_URL
 
     def track(url: str) -> str:
@@ -287,6 +299,42 @@ def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Out
             "text": rendered.text,
         }
     return outgoing
+
+
+def _owner_task(delivery: Delivery, context: dict[str, Any]) -> Outgoing | Result:
+    """A message step for a contact of a dedicated segment: a task for the owner, whose
+    notes are the message as the contact would have read it (links written out, no
+    tracking), due today, so the account manager can send it personally."""
+    step, contact = delivery.step, delivery.contact
+    try:
+        rendered = rendering.render_message(
+            # The task channel renders the subject and the text without the e-mail layout.
+            "task" if step.channel == "email" else step.channel,
+            step.message,
+            contact.language,
+            context,
+            variant=delivery.variant,
+        )
+    except Exception as error:
+        log.warning("delivery %s: template failed: %s", delivery.pk, type(error).__name__)
+        return Result.failed(f"template: {error}")
+    name = step.name or step.key
+    title = rendered.subject or f"{name} ({Channel(step.channel).label})"
+    return Outgoing(
+        delivery_id=delivery.pk,
+        channel="task",
+        to=address_of(delivery),
+        subject=title,
+        text=rendered.text,
+        message_id=delivery.message_id,
+        payload={
+            "kind": TaskKind.EMAIL if step.channel == "email" else TaskKind.OTHER,
+            "due_days": 0,
+            "contact_id": contact.pk,
+            "owner_id": contact.owner_id,
+            "today": context["today"].isoformat(),
+        },
+    )
 
 
 def _with_pixel(html: str, pixel_url: str) -> str:

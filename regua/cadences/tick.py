@@ -35,7 +35,7 @@ from regua.lib.bulk import (
     statistics_refresh,
 )
 
-from . import conditions, draws, triggers
+from . import conditions, draws, relationship, triggers
 from .due import due_sql
 from .models import (
     Cadence,
@@ -162,8 +162,14 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
         _statistics_keep_up(Enrollment, enrolled)
         tally.enrolled += enrolled
         tally.exited += _goals(cadence, since, now)
+    # Read once per régua, and only when a step may hand its message to an owner.
+    dedicated = (
+        relationship.dedicated_q(today=now.date())
+        if any(step.may_become_task for step in steps)
+        else None
+    )
     for step in steps:
-        scheduled, skipped = _schedule(cadence, step, now)
+        scheduled, skipped = _schedule(cadence, step, now, dedicated=dedicated)
         _statistics_keep_up(Delivery, scheduled + skipped)
         tally.scheduled += scheduled
         tally.skipped += skipped
@@ -427,8 +433,14 @@ def _reached(cadence: Cadence, spec: dict, since: datetime, now: datetime) -> An
 # 3. Scheduling ---------------------------------------------------------------------------
 
 
-def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
-    """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped)."""
+def _schedule(
+    cadence: Cadence, step: Step, now: datetime, *, dedicated: Q | None = None
+) -> tuple[int, int]:
+    """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped).
+
+    `dedicated` is the membership of the dedicated segments: a message step due for one
+    of their contacts who has an owner is created as a task delivery (relationship.py).
+    """
     offset = step.parsed_offset
     lower = step.scheduled_through or step.created_at
     slack = triggers.EVENT_LATENESS + (MONTH_SLACK if offset.unit == "mo" else timedelta(0))
@@ -456,21 +468,28 @@ def _schedule(cadence: Cadence, step: Step, now: datetime) -> tuple[int, int]:
         rescheduled = None
     due = due_sql(connection.vendor, offset, rescheduled, step.window)
     variant = draws.variant_sql("s.id", step.key) if ab else "'a'"
-    select = ["s.id", "%s", "%s", "s.contact_id", "%s", "%s", due, variant, "%s", "0"]
+    rows = pending.annotate(zone=F("contact__time_zone"))
+    columns = ["id", "contact_id", "entered_at", "zone"]
+    channel = "%s"
+    if dedicated is not None and step.may_become_task:
+        # Decided here, set-based, when the step falls due: one EXISTS in the same query.
+        rows = rows.annotate(personal=relationship.becomes_task(dedicated))
+        columns.append("personal")
+        channel = "CASE WHEN s.personal THEN 'task' ELSE %s END"
+    select = ["s.id", "%s", "%s", "s.contact_id", channel, "%s", due, variant, "%s", "0"]
     select += ["%s", "%s"]
     stamp = db_datetime_adapter()
     created = stamp(timezone.now())
     # A month is not a fixed length: the range reaches a few days further and the
     # due moment decides.
     where, where_params = (f"{due} <= %s", [stamp(now)]) if offset.unit == "mo" else ("1 = 1", [])
-    rows = pending.annotate(zone=F("contact__time_zone"))
 
     def insert(source: Any, status: str, reason: str) -> int:
         return insert_select(
             Delivery,
             DELIVERY_FIELDS,
             select,
-            source.values("id", "contact_id", "entered_at", "zone"),
+            source.values(*columns),
             [step.pk, cadence.pk, step.channel, status, reason, created, created],
             where,
             where_params,

@@ -28,6 +28,7 @@ from .models import (
     Step,
 )
 from .preview import cadence_preview, default_start
+from .relationship import cadence_relationship
 from .rendering import RenderError, render_message
 from .report import cadence_funnel, cadence_uplift
 from .ruler import ruler_marks
@@ -176,6 +177,7 @@ def cadence_detail(request: HttpRequest, key: str) -> HttpResponse:
             "uplift": cadence_uplift(cadence, contacts=contacts),
             "segments": segments,
             "segment": chosen,
+            "relationship": cadence_relationship(cadence, steps),
             "can_edit": _can_edit(request.user),
             "statuses": CadenceStatus,
         },

@@ -20,6 +20,7 @@ from .models import (
     Cadence,
     CadenceStatus,
     Channel,
+    ForDedicated,
     Objective,
     Reentry,
     Step,
@@ -49,6 +50,7 @@ STEP_KEYS = [
     "offset",
     "window",
     "channel",
+    "for_dedicated",
     "condition",
     "message",
     "task",
@@ -99,6 +101,8 @@ def step_to_dict(step: Step) -> dict[str, Any]:
             "start": step.window[0].strftime("%H:%M"),
             "end": step.window[1].strftime("%H:%M"),
         }
+    if step.for_dedicated != ForDedicated.TASK:  # the default is left out
+        data["for_dedicated"] = step.for_dedicated
     for name in ("condition", "message", "task", "webhook"):
         value = getattr(step, name)
         if value:
@@ -227,6 +231,10 @@ def check_step(step: Any) -> list[str]:
     channel = step.get("channel")
     if channel not in Channel.values:
         problems.append(_not_one_of("channel", channel, Channel.values))
+    if step.get("for_dedicated", ForDedicated.TASK) not in ForDedicated.values:
+        problems.append(
+            _not_one_of("for_dedicated", step.get("for_dedicated"), ForDedicated.values)
+        )
     window = step.get("window")
     if window is not None:
         try:
@@ -324,6 +332,7 @@ def step_apply(step: Step, spec: dict[str, Any], *, position: int | None = None)
     window = spec.get("window")
     step.window_start, step.window_end = _window(window) if window else (None, None)
     step.channel = spec["channel"]
+    step.for_dedicated = spec.get("for_dedicated", ForDedicated.TASK)
     step.condition = spec.get("condition", [])
     step.message = spec.get("message", {})
     step.task = spec.get("task", {})

@@ -2,9 +2,10 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from .models import Segment
+from .models import EXPLANATIONS, RelationshipModel, Segment
 from .rules import check
 
 
@@ -13,13 +14,28 @@ class SegmentForm(forms.ModelForm):
 
     class Meta:
         model = Segment
-        fields = ["name", "description", "rule"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        fields = ["name", "description", "rule", "relationship_model"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "relationship_model": forms.RadioSelect,
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["rule"] = json.dumps(self.instance.rule, ensure_ascii=False)
+        # A post without it (a client older than the field) keeps what was there.
+        self.fields["relationship_model"].required = False
+
+    def clean_relationship_model(self) -> str:
+        return self.cleaned_data.get("relationship_model") or self.instance.relationship_model
+
+    def relationship_choices(self) -> list[tuple[Any, Promise]]:
+        """Each radio button of the relationship model with its one-line explanation."""
+        return [
+            (radio, EXPLANATIONS[RelationshipModel(radio.data["value"])])
+            for radio in self["relationship_model"]
+        ]
 
     def clean_rule(self) -> Any:
         return rule_from_text(self.cleaned_data["rule"])
