@@ -27,6 +27,9 @@ BIG_TABLES = [
 DEMO_TABLES = [
     "analytics_productpair",
     "analytics_customerscore",
+    "agenda_move",
+    "agenda_handover",
+    "agenda_calendarfeed",
     "agenda_task",
     "cadences_outboxmessage",
     "cadences_delivery",

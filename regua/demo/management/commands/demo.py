@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from regua.agenda.demo import agenda_demo
 from regua.analytics.services import scores_refresh
 from regua.customers.models import Contact
 from regua.lib.pipeline import can_fork, in_child
@@ -118,6 +119,7 @@ class Command(BaseCommand):
         scores_refresh(as_of=timezone.localdate(now))
         self.stdout.write("Installing the default réguas…")
         sent = demo_reguas_install(now=now, contacts=contacts)
+        agenda_demo(now=now)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Demo loaded in {elapsed:.1f} s: {totals['customers_contact']:,} contacts, "
