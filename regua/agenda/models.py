@@ -119,6 +119,7 @@ class Task(TimeStamped):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     # Where the task came from: a régua step's delivery (one task per delivery), an
     # account plan's review, an NPS detractor, an SLA breach, the team.
@@ -229,17 +230,36 @@ class Move(models.Model):
 
     kind = models.CharField(max_length=8, choices=MoveKind.choices)
     object_id = models.BigIntegerField()
+    # No index per user column: a hand-over writes a row per thing moved, and each index
+    # costs every one of those rows; the history is read by hand-over or by object.
     from_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     moved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     handover = models.ForeignKey(
-        HandOver, on_delete=models.CASCADE, null=True, blank=True, related_name="moves"
+        HandOver,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="moves",
+        db_index=False,  # move_handover_idx leads with it
     )
     # True for the move that brings an absence's task back to its owner.
     is_return = models.BooleanField(default=False)
