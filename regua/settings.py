@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "regua.agenda",
     "regua.analytics",
     "regua.segments",
+    "regua.accounts",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("regua.cadences.urls")),
     path("", include("regua.segments.urls")),
     path("", include("regua.analytics.urls")),
+    path("accounts/", include("regua.accounts.urls")),
     path("", include("regua.agenda.urls")),
     path("anymail/", include("anymail.urls")),
     path("api/", api.urls),

@@ -346,6 +346,15 @@ def test_the_dossier_shows_open_tasks_upcoming_regua_steps_and_nps(
         properties={"score": 4, "category": "detractor"},
         fingerprint=1,
     )
+    # and a company where she decides and a colleague of hers influences
+    from regua.customers.models import Company, ContactRole
+
+    company = Company.objects.create(
+        name="Distribuidora Sol", profitability="high", purchase_potential="high"
+    )
+    ContactRole.objects.create(contact=contact, company=company, role="decision_maker")
+    colleague = make_contact(first_name="Renata", last_name="Lima")
+    ContactRole.objects.create(contact=colleague, company=company, role="influencer")
     # when
     page = client_for(alice).get(reverse("customers:contact_detail", args=[contact.pk]))
     # then
@@ -356,3 +365,5 @@ def test_the_dossier_shows_open_tasks_upcoming_regua_steps_and_nps(
     assert [item.due_at for item in upcoming] == sorted(item.due_at for item in upcoming)
     assert upcoming[0].step.name in html
     assert page.context["nps"]["category"] == "detractor"
+    assert 'data-testid="power-map"' in html and "Renata Lima" in html
+    assert "Distribuidora Sol" in html

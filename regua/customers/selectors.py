@@ -206,7 +206,10 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         .only("occurred_at", "properties")
         .first()
     )
+    from regua.accounts.selectors import company_power_map
+
     return {
+        "power_maps": [(role, company_power_map(role.company)) for role in roles],
         "open_tasks": contact_open_tasks(contact.pk),
         "upcoming": upcoming_steps(contact.pk, timezone.now()),
         "nps": _nps_answer(nps),

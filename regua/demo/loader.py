@@ -27,6 +27,8 @@ BIG_TABLES = [
 DEMO_TABLES = [
     "analytics_productpair",
     "analytics_customerscore",
+    "accounts_initiative",
+    "accounts_accountplan",
     "agenda_move",
     "agenda_handover",
     "agenda_calendarfeed",

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from regua.accounts.demo import accounts_demo
 from regua.agenda.demo import agenda_demo
 from regua.analytics.services import scores_refresh
 from regua.customers.models import Contact
@@ -119,6 +120,7 @@ class Command(BaseCommand):
         scores_refresh(as_of=timezone.localdate(now))
         self.stdout.write("Installing the default réguas…")
         sent = demo_reguas_install(now=now, contacts=contacts)
+        accounts_demo(now)
         agenda_demo(now=now)
         elapsed = time.perf_counter() - started
         self.stdout.write(
