@@ -6,6 +6,7 @@ from regua.commerce.api import router as orders
 from regua.core.api import AUTH
 from regua.customers.api import router as contacts
 from regua.events.api import router as events
+from regua.loyalty.api import router as loyalty
 
 api = NinjaAPI(
     title="Régua API",
@@ -21,3 +22,4 @@ api = NinjaAPI(
 api.add_router("/", contacts)
 api.add_router("/", events)
 api.add_router("/", orders)
+api.add_router("/", loyalty)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "regua.agenda",
     "regua.analytics",
     "regua.segments",
+    "regua.loyalty",
     "regua.accounts",
     "regua.demo",
     "regua.benchmarks",
@@ -231,6 +232,18 @@ PORTFOLIO_VISIBILITY = env_choice("PORTFOLIO_VISIBILITY", ("all", "own"), "all")
 # The agenda: minutes of tasks a day holds before the week and month views mark it
 # overloaded (a task's minutes are its estimate, or its kind's usual length).
 REGUA_AGENDA_DAY_MINUTES = env_int("REGUA_AGENDA_DAY_MINUTES", 360)
+# The loyalty programme (docs/loyalty.md): points per real spent (cents earn nothing),
+# months after which earned points expire (0: never), the referrer's bonus for a referred
+# customer's first purchase, the balances announced as milestones, how often the worker
+# refreshes the programme, and the shop page a referral link (/r/CODE) lands on.
+REGUA_LOYALTY_POINTS_PER_BRL = env_int("REGUA_LOYALTY_POINTS_PER_BRL", 1)
+REGUA_LOYALTY_EXPIRY_MONTHS = env_int("REGUA_LOYALTY_EXPIRY_MONTHS", 12)
+REGUA_LOYALTY_REFERRAL_POINTS = env_int("REGUA_LOYALTY_REFERRAL_POINTS", 200)
+REGUA_LOYALTY_MILESTONES = sorted(
+    int(value) for value in env_list("REGUA_LOYALTY_MILESTONES", ["500", "1000", "5000"])
+)
+REGUA_LOYALTY_REFRESH_MINUTES = env_int("REGUA_LOYALTY_REFRESH_MINUTES", 60)
+REGUA_LOYALTY_SHOP_URL = env_str("REGUA_LOYALTY_SHOP_URL", "")
 
 # Largest CSV upload accepted by the import page, in megabytes.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512)

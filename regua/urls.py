@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("regua.analytics.urls")),
     path("accounts/", include("regua.accounts.urls")),
     path("", include("regua.agenda.urls")),
+    path("", include("regua.loyalty.urls")),
     path("anymail/", include("anymail.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

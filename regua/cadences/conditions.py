@@ -23,7 +23,7 @@ PLAIN_FIELDS = {
     "relationship_type",
     "time_zone",
 }
-EXTENDED_PREFIXES = {"company", "event", "orders", "score", "nps"}
+EXTENDED_PREFIXES = {"company", "event", "orders", "score", "nps", "loyalty"}
 CONSENT_CHANNELS = {"email", "sms", "whatsapp", "phone"}
 OPS = {
     "eq",

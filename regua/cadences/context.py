@@ -17,6 +17,7 @@ from regua.analytics.rfm import SEGMENT_MAP
 from regua.commerce.models import Order, OrderItem
 from regua.customers.models import Contact, ContactRole
 from regua.events.models import Event
+from regua.loyalty.selectors import template_variables as loyalty_variables
 
 from . import tokens
 from .models import Delivery
@@ -56,6 +57,7 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
     bought = _bought(contact_ids)
     recommended_by = recommendations({c: bought.get(c, set()) for c in contact_ids})
     scores = _scores(contact_ids)
+    loyalty = loyalty_variables(contact_ids)
     events = {
         e.pk: e
         for e in Event.objects.filter(
@@ -80,6 +82,7 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
             "last_order": orders.get(contact.pk),
             "recommended_products": recommended_by.get(contact.pk, [])[:RECOMMENDED],
             "scores": scores.get(contact.pk),
+            "loyalty": loyalty[contact.pk],
             "event": {"name": event.name, "properties": dict(event.properties or {})}
             if event
             else None,

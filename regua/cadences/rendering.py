@@ -423,6 +423,15 @@ def sample_context() -> dict[str, Any]:
             "p_alive": 0.93,
             "next_purchase_on": today + timedelta(days=12),
         },
+        "loyalty": {
+            "points": 1250,
+            "tier": "Ouro",
+            "tier_code": "ouro",
+            "tier_benefits": "Frete grátis em todas as compras e 10% de desconto no aniversário.",
+            "referral_code": "K7M2Q9XA",
+            "referral_url": "https://regua.lojaexemplo.com.br/r/K7M2Q9XA",
+            "page_url": "https://regua.lojaexemplo.com.br/l/3f9a2c/",
+        },
         "links": {
             "site": "https://www.lojaexemplo.com.br/",
             "unsubscribe": "https://regua.lojaexemplo.com.br/u/3f9a2c/sair",

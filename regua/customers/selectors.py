@@ -207,8 +207,10 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         .first()
     )
     from regua.accounts.selectors import company_power_map
+    from regua.loyalty.selectors import loyalty_summary
 
     return {
+        "loyalty": loyalty_summary(contact),
         "power_maps": [(role, company_power_map(role.company)) for role in roles],
         "open_tasks": contact_open_tasks(contact.pk),
         "upcoming": upcoming_steps(contact.pk, timezone.now()),

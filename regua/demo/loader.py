@@ -25,6 +25,14 @@ BIG_TABLES = [
 ]
 # Children before parents, for emptying the tables.
 DEMO_TABLES = [
+    "loyalty_redemption",
+    "loyalty_pointentry",
+    "loyalty_referral",
+    "loyalty_referralcode",
+    "loyalty_account",
+    "loyalty_tier",
+    "loyalty_reward",
+    "loyalty_refreshrun",
     "analytics_productpair",
     "analytics_customerscore",
     "accounts_initiative",

@@ -15,6 +15,8 @@ EVENT_LABELS: dict[str, Promise] = {
     "complaint": _("Complaint"),
     "nps_answered": _("Answered the NPS survey"),
     "review": _("Review"),
+    "loyalty_tier_changed": _("Changed loyalty tier"),
+    "loyalty_points_milestone": _("Reached a points milestone"),
 }
 
 

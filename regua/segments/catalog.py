@@ -244,11 +244,35 @@ def fields() -> list[dict[str, Any]]:
             }
             for letter, label in (("r", _("R score")), ("f", _("F score")), ("m", _("M score")))
         ],
+        *_loyalty_fields(),
         {
             "group": _("Segments"),
             "key": "segment",
             "label": _("Member of the segment"),
             "ops": ["in", "not_in"],
             "choices": [[n, n] for n in Segment.objects.values_list("name", flat=True)],
+        },
+    ]
+
+
+def _loyalty_fields() -> list[dict[str, Any]]:
+    from regua.loyalty.models import Tier
+
+    loyalty = _("Loyalty")
+    tiers = [["none", _("No tier")], *[[t.slug, t.name] for t in Tier.objects.all()]]
+    return [
+        {
+            "group": loyalty,
+            "key": "loyalty.tier",
+            "label": _("Loyalty tier"),
+            "ops": CHOICE,
+            "choices": tiers,
+        },
+        {
+            "group": loyalty,
+            "key": "loyalty.points",
+            "label": _("Loyalty points"),
+            "ops": NUMBER,
+            "value": "number",
         },
     ]

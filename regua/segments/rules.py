@@ -18,6 +18,8 @@ Fields (FIELDS lists them for the builder):
   recency_days|purchases (compare): the stored scores of the last analytics refresh;
   score.next_purchase_in_days (compare): days from today to the expected next purchase;
 - nps.category: the category of the contact's latest NPS answer;
+- loyalty.tier (eq/ne/in/not_in, by tier code; "none" = no tier): the tier of the last
+  loyalty refresh; loyalty.points (compare): the balance, the live sum of the ledger;
 - segment: in / not_in another saved segment, by name.
 """
 
@@ -51,6 +53,7 @@ from regua.cadences.conditions import ConditionError, condition_q
 from regua.commerce.models import Order, OrderItem
 from regua.customers.models import ContactRole
 from regua.events.models import Event
+from regua.loyalty.models import Account, PointEntry, Tier
 
 MAX_DEPTH = 4
 # How many saved segments deep the rule being compiled is: a segment that names another
@@ -146,6 +149,8 @@ def extended_q(field_key: str, op: str, value: Any, today: date | None) -> Q:
         return _score(name, op, value)
     if prefix == "nps" and name == "category":
         return _nps(op, value)
+    if prefix == "loyalty":
+        return _loyalty(name, op, value)
     raise ConditionError(_("unknown field %(field)r") % {"field": field_key})
 
 
@@ -333,3 +338,25 @@ def _nps(op: str, value: Any) -> Q:
     )
     matches = Q(lookups.In(latest, values))
     return matches if positive else Q(Exists(answers)) & ~matches
+
+
+def _loyalty(name: str, op: str, value: Any) -> Q:
+    if name == "tier":
+        positive, codes = _choice(op, value, {"none", *Tier.objects.values_list("slug", flat=True)})
+        accounts = Account.objects.filter(contact=OuterRef("pk"))
+        tiers = [code for code in codes if code != "none"]
+        in_tier = Q(Exists(accounts.filter(tier__slug__in=tiers)))
+        if "none" in codes:  # no tier: no account, or an account below the lowest tier
+            in_tier |= ~Q(Exists(accounts.filter(tier__isnull=False)))
+        return in_tier if positive else ~in_tier
+    if name == "points":
+        number = _number(op, value)
+        balance = Subquery(
+            PointEntry.objects.filter(contact=OuterRef("pk"))
+            .order_by()
+            .values("contact")
+            .annotate(total=Sum("points"))
+            .values("total")[:1]
+        )
+        return _aggregate_compare(balance, op, number)
+    raise ConditionError(_("unknown field %(field)r") % {"field": f"loyalty.{name}"})

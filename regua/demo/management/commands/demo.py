@@ -22,6 +22,7 @@ from regua.agenda.demo import agenda_demo
 from regua.analytics.services import scores_refresh
 from regua.customers.models import Contact
 from regua.lib.pipeline import can_fork, in_child
+from regua.loyalty.demo import loyalty_demo
 
 from ...loader import Loader
 from ...reguas import demo_reguas_install
@@ -120,6 +121,8 @@ class Command(BaseCommand):
         scores_refresh(as_of=timezone.localdate(now))
         self.stdout.write("Installing the default réguas…")
         sent = demo_reguas_install(now=now, contacts=contacts)
+        self.stdout.write("Opening the loyalty programme…")
+        loyalty_demo(now)
         accounts_demo(now)
         agenda_demo(now=now)
         elapsed = time.perf_counter() - started
