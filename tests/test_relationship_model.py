@@ -289,7 +289,9 @@ def test_the_regua_page_shows_the_model_and_which_steps_become_tasks(  # type: i
 ) -> None:
     key_accounts()
     cadence = regua(audience="[{field: segment, op: in, value: [Key accounts]}]")
-    page = client_for(manager).get(reverse("cadences:detail", args=[cadence.key]))
+    page = client_for(manager).get(
+        reverse("cadences:detail", args=[cadence.key]), HTTP_ACCEPT_LANGUAGE="en"
+    )
     body = page.content.decode()
     assert "Dedicated" in body
     assert "become tasks for each contact&#x27;s account manager" in body
@@ -301,7 +303,11 @@ def test_the_regua_page_shows_the_model_and_which_steps_become_tasks(  # type: i
 
 def test_the_regua_page_says_when_nothing_becomes_a_task(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
     cadence = regua()
-    body = client_for(manager).get(reverse("cadences:detail", args=[cadence.key])).content
+    body = (
+        client_for(manager)
+        .get(reverse("cadences:detail", args=[cadence.key]), HTTP_ACCEPT_LANGUAGE="en")
+        .content
+    )
     assert "no segment is dedicated" in body.decode()
     assert b"becomes-task-" not in body
 
@@ -323,7 +329,7 @@ def test_the_step_editor_saves_the_opt_out(client_for, manager: User) -> None:  
 
 def test_the_segment_form_saves_the_model_and_explains_each(client_for, manager: User) -> None:  # type: ignore[no-untyped-def]
     client = client_for(manager)
-    page = client.get(reverse("segments:new")).content.decode()
+    page = client.get(reverse("segments:new"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Each customer has an account manager" in page
     assert page.count('name="relationship_model"') == len(RelationshipModel.values)
     response = client.post(
@@ -344,4 +350,7 @@ def test_the_segment_form_saves_the_model_and_explains_each(client_for, manager:
     )
     segment.refresh_from_db()
     assert segment.relationship_model == "dedicated"
-    assert "Dedicated" in client.get(reverse("segments:list")).content.decode()
+    assert (
+        "Dedicated"
+        in client.get(reverse("segments:list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
