@@ -72,6 +72,15 @@ def _immediate_tasks(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_best_sellers() -> None:
+    # Recommendations keep the best sellers for ten minutes per process: each test has
+    # its own catalogue, so none may see the previous test's.
+    from regua.analytics import recommendations
+
+    recommendations._popular_cache = None
+
+
+@pytest.fixture(autouse=True)
 def _english_outside_requests() -> Iterator[None]:
     # Messages built outside a request (importers, commands) follow the active language;
     # tests read them in English unless they say otherwise. Pages pick their own.
