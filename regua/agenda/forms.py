@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -97,10 +97,10 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any id may be posted; the view keeps only the tasks the user can see.
         posted = self.data.getlist("task") if hasattr(self.data, "getlist") else []
-        self.fields["task"].choices = [(value, value) for value in posted]
+        cast(forms.ChoiceField, self.fields["task"]).choices = [(v, v) for v in posted]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("action") == "reschedule" and not data.get("due_on"):
             self.add_error("due_on", _("Pick the day to move the tasks to."))
         if data.get("action") == "reassign" and not data.get("to_user"):
@@ -126,13 +126,15 @@ class HandOverForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not manages:
             # An agent hands over only their own tasks (for an absence, or to a colleague).
-            self.fields["from_user"].queryset = User.objects.filter(pk=user.pk)
+            from_field = cast(forms.ModelChoiceField, self.fields["from_user"])
+            from_field.queryset = User.objects.filter(pk=user.pk)
             self.fields["from_user"].initial = user.pk
-            self.fields["scope"].choices = [(HandOverScope.TASKS, HandOverScope.TASKS.label)]
+            scope_field = cast(forms.ChoiceField, self.fields["scope"])
+            scope_field.choices = [(HandOverScope.TASKS, HandOverScope.TASKS.label)]
         self.fields["starts_on"].help_text = _("Leave both dates empty to hand over for good, now.")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("starts_on") and not data.get("ends_on"):
             self.add_error("ends_on", _("An absence needs its last day."))
         if data.get("ends_on") and data["ends_on"] < timezone.localdate():

@@ -120,11 +120,11 @@ def day_loads(tasks: QuerySet[Task], start: date, end: date) -> dict[date, DayLo
         .filter(due_on__range=(start, end))
         .order_by()
         .values("due_on")
-        .annotate(count=Count("id"), minutes=Sum(minutes_expression()))
+        .annotate(count=Count("id"), load_minutes=Sum(minutes_expression()))
     )
     for row in rows:
         load = loads[row["due_on"]]
-        load.count, load.minutes = row["count"], row["minutes"] or 0
+        load.count, load.minutes = row["count"], row["load_minutes"] or 0
     return loads
 
 
@@ -196,14 +196,14 @@ def agenda_team(users: QuerySet[User], today: date, start: date) -> list[TeamRow
         )
     ):
         rows[row["owner"]].overdue, rows[row["owner"]].today = row["overdue"], row["today"]
-    for row in (
+    for day_row in (
         open_tasks.filter(due_on__range=(start, end))
         .order_by()
         .values("owner", "due_on")
-        .annotate(count=Count("id"), minutes=Sum(minutes_expression()))
+        .annotate(count=Count("id"), load_minutes=Sum(minutes_expression()))
     ):
-        load = rows[row["owner"]].days[(row["due_on"] - start).days]
-        load.count, load.minutes = row["count"], row["minutes"] or 0
+        load = rows[day_row["owner"]].days[(day_row["due_on"] - start).days]
+        load.count, load.minutes = day_row["count"], day_row["load_minutes"] or 0
     return list(rows.values())
 
 

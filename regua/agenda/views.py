@@ -190,7 +190,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
         contact = get_object_or_404(contacts_visible_to(user), pk=int(contact_id))
     if (company_id := request.GET.get("company", "")).isdigit():
         company = get_object_or_404(companies_visible_to(user), pk=int(company_id))
-    initial = {"owner": (contact.owner if contact and contact.owner else user).pk}
+    initial: dict[str, Any] = {"owner": (contact.owner if contact and contact.owner else user).pk}
     initial["due_on"] = _day(request.GET.get("due_on", ""), timezone.localdate())
     form = TaskForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -211,7 +211,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
                     % {"day": formats.date_format(task.due_on, "SHORT_DATE_FORMAT")},
                 )
                 return redirect(_back(request, "agenda:today"))
-    context = {"form": form, "contact": contact, "company": company, "task": None}
+    context: dict[str, Any] = {"form": form, "contact": contact, "company": company, "task": None}
     context["next_url"] = _back(request, "")
     return render(request, "agenda/task_form.html", context)
 
@@ -228,7 +228,12 @@ def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
             form.save()
             messages.success(request, _("Task saved."))
             return redirect(_back(request, "agenda:today"))
-    context = {"form": form, "contact": task.contact, "company": task.company, "task": task}
+    context: dict[str, Any] = {
+        "form": form,
+        "contact": task.contact,
+        "company": task.company,
+        "task": task,
+    }
     context["next_url"] = _back(request, "")
     return render(request, "agenda/task_form.html", context)
 
@@ -299,7 +304,7 @@ def tasks_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(back)
     selected = tasks_visible_to(user).filter(id__in=form.cleaned_data["task"])
     if form.cleaned_data["action"] == "reschedule":
