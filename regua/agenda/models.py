@@ -67,8 +67,15 @@ class Task(TimeStamped):
     kind = models.CharField(_("kind"), max_length=10, choices=TaskKind.choices)
     title = models.CharField(_("title"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
+    # The composite indexes below lead with contact, company and owner: no index of
+    # their own (each index costs every task written and every hand-over).
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+        Contact,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_index=False,
     )
     company = models.ForeignKey(
         Company,
@@ -85,6 +92,7 @@ class Task(TimeStamped):
         blank=True,
         related_name="tasks",
         verbose_name=_("owner"),
+        db_index=False,
     )
     due_on = models.DateField(_("due date"))
     due_time = models.TimeField(_("time"), null=True, blank=True)
