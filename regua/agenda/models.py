@@ -238,28 +238,34 @@ class Move(models.Model):
 
     kind = models.CharField(max_length=8, choices=MoveKind.choices)
     object_id = models.BigIntegerField()
-    # No index per user column: a hand-over writes a row per thing moved, and each index
-    # costs every one of those rows; the history is read by hand-over or by object.
+    # A hand-over writes a row per thing moved, so each row must be cheap: no index per
+    # user column (the history is read by hand-over or by object) and no foreign-key
+    # constraint in the database (PostgreSQL checks those one row at a time at commit:
+    # 150,000 moves cost seconds). The history keeps a user's id even if the user is
+    # deleted; users are deactivated, not deleted.
     from_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     to_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     moved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     handover = models.ForeignKey(
         HandOver,
@@ -268,6 +274,7 @@ class Move(models.Model):
         blank=True,
         related_name="moves",
         db_index=False,  # move_handover_idx leads with it
+        db_constraint=False,  # deleted with its hand-over by Django, see above
     )
     # True for the move that brings an absence's task back to its owner.
     is_return = models.BooleanField(default=False)
