@@ -255,10 +255,14 @@ def test_a_role_cannot_be_given_with_an_unknown_role(
 ) -> None:
     company = make_company("Hotel Aurora")
     contact = make_contact()
-    client_for(alice).post(
-        f"/accounts/companies/{company.pk}/roles/", {"contact": contact.pk, "role": "boss"}
-    )
+    client = client_for(alice)
+    client.post(f"/accounts/companies/{company.pk}/roles/", {"contact": contact.pk, "role": "boss"})
     assert not ContactRole.objects.exists()
+    # a contact id that is not a number is a 404, not an error
+    garbled = client.post(
+        f"/accounts/companies/{company.pk}/roles/", {"contact": "abc", "role": "user"}
+    )
+    assert garbled.status_code == 404
 
 
 # The account plan -------------------------------------------------------------------------
@@ -409,6 +413,13 @@ def test_initiatives_are_added_edited_moved_through_statuses_and_deleted(
     client.post(f"/accounts/initiatives/{initiative.pk}/status/", {"status": "planned"})
     initiative.refresh_from_db()
     assert initiative.completed_at is None
+    # done through the edit form too: it gets its completion time
+    client.post(
+        f"/accounts/initiatives/{initiative.pk}/",
+        {"title": "Treinamento da equipe", "due_on": today.isoformat(), "status": "done"},
+    )
+    initiative.refresh_from_db()
+    assert initiative.status == InitiativeStatus.DONE and initiative.completed_at is not None
     # deleted
     client.post(f"/accounts/initiatives/{initiative.pk}/delete/")
     assert not Initiative.objects.exists()

@@ -245,6 +245,44 @@ def test_redeeming_expired_points_is_refused(make_contact: Callable[..., Contact
         points_redeem(contact=contact, points=50, now=T0 + timedelta(days=400))
 
 
+def test_a_refund_after_the_points_expired_takes_nothing_twice(
+    make_contact: Callable[..., Contact],
+) -> None:
+    # given 100 points from March that expired a year later
+    contact = make_contact()
+    placed = order(contact, 100, T0)
+    loyalty_accrue(now=T0)
+    a_year = T0 + timedelta(days=370)
+    loyalty_expire(now=a_year)
+    assert balance_of(contact) == 0
+    # when the March order is refunded after that
+    placed.status = OrderStatus.REFUNDED
+    placed.save()
+    assert loyalty_accrue(now=a_year + timedelta(days=1)).orders_reversed == 1
+    # then the lapsed points are not charged again, and the refund is handled once
+    assert balance_of(contact) == 0
+    assert loyalty_accrue(now=a_year + timedelta(days=2)).orders_reversed == 0
+
+
+def test_a_refunded_lot_does_not_keep_lapsed_points_alive(
+    make_contact: Callable[..., Contact],
+) -> None:
+    # given 100 points in March and 100 in July; July's order is refunded in August
+    contact = make_contact()
+    order(contact, 100, T0)
+    july = T0 + timedelta(days=120)
+    refunded = order(contact, 100, july)
+    loyalty_accrue(now=july)
+    refunded.status = OrderStatus.REFUNDED
+    refunded.save()
+    loyalty_accrue(now=july + timedelta(days=30))
+    assert balance_of(contact) == 100
+    # when March's lot reaches its expiry day, its points go (the refund spent nothing)
+    summary = loyalty_expire(now=T0 + timedelta(days=370))
+    assert summary.points_expired == 100
+    assert balance_of(contact) == 0
+
+
 # -- Accrual ---------------------------------------------------------------------------
 
 
@@ -760,3 +798,24 @@ def test_the_customer_page_warns_of_points_about_to_expire(
     assert loyalty_summary(contact)["expiring_soon"] == 1200
     page = Client().get(f"/l/{tokens.make(contact.pk)}/")
     assert "1,200 points expire within 30 days" in page.content.decode()
+
+
+def test_the_overview_names_only_the_contacts_an_agent_may_see(
+    make_contact: Callable[..., Contact],
+    alice: User,
+    bob: User,
+    client_for: Callable[[User], Client],
+    settings: Any,
+) -> None:
+    # given a redemption by Alice's customer and one by Bob's
+    settings.PORTFOLIO_VISIBILITY = "own"
+    reward = Reward.objects.create(name="Frete grátis", points_cost=100)
+    mine = make_contact(owner=alice, first_name="Clara", last_name="Souza")
+    theirs = make_contact(owner=bob, first_name="Pedro", last_name="Alves")
+    for contact in (mine, theirs):
+        points_adjust(contact=contact, points=100, reason="campanha", by=None)
+        reward_redeem(contact=contact, reward=reward)
+    # when Alice opens the programme's overview
+    page = client_for(alice).get("/loyalty/").content.decode()
+    # then she sees her customer's redemption, not Bob's customer's name
+    assert "Clara Souza" in page and "Pedro Alves" not in page

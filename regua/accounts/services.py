@@ -183,6 +183,12 @@ def initiative_save(
 ) -> Initiative:
     """Add an initiative to the plan, or change one of its initiatives."""
     initiative = initiative or Initiative(plan=plan)
+    if initiative.pk:
+        # A bound ModelForm has already copied the posted status onto the instance:
+        # compare with the stored one, or "done" would never get its completion time.
+        initiative.status = (
+            Initiative.objects.filter(pk=initiative.pk).values_list("status", flat=True).get()
+        )
     initiative.title, initiative.description, initiative.owner = title, description, owner
     initiative.starts_on, initiative.due_on = starts_on, due_on
     with transaction.atomic():

@@ -5,7 +5,8 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -127,14 +128,15 @@ def classify(request: HttpRequest, company_id: int) -> HttpResponse:
     form = ClassificationForm(request.POST or None, initial=initial, owner_editable=may_reassign)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.company_classify(
-            company=company,
-            profitability=data["profitability"],
-            purchase_potential=data["purchase_potential"],
-            relationship_degree=data["relationship_degree"],
-        )
-        if may_reassign and data["owner"] != company.owner:
-            services.company_owner_set(company=company, owner=data["owner"])
+        with transaction.atomic():  # the levels and the owner change together or not at all
+            services.company_classify(
+                company=company,
+                profitability=data["profitability"],
+                purchase_potential=data["purchase_potential"],
+                relationship_degree=data["relationship_degree"],
+            )
+            if may_reassign and data["owner"] != company.owner:
+                services.company_owner_set(company=company, owner=data["owner"])
         klass = company_abc_class(company)
         messages.success(
             request,
@@ -156,7 +158,10 @@ def roles(request: HttpRequest, company_id: int) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     form = RoleForm(request.POST or None)
     if request.method == "POST":
-        contact = get_object_or_404(contacts, pk=request.POST.get("contact"))
+        contact_id = request.POST.get("contact", "")
+        if not contact_id.isdigit():
+            raise Http404
+        contact = get_object_or_404(contacts, pk=int(contact_id))
         if form.is_valid():
             services.contact_role_set(company=company, contact=contact, **form.cleaned_data)
             messages.success(request, _("%(contact)s is on the power map.") % {"contact": contact})

@@ -12,10 +12,12 @@ from django.utils import timezone
 from regua.analytics.frames import PURCHASED
 from regua.commerce.models import Order
 from regua.customers.models import Contact
+from regua.customers.selectors import contacts_visible_to
+from regua.users.models import User
 
 from . import tokens
 from .models import Account, EntryKind, PointEntry, Redemption, Referral, ReferralStatus, Tier
-from .services import add_months, balances, referral_codes_ensure, tier_for
+from .services import add_months, balances, fifo_sums, referral_codes_ensure, tier_for
 
 LAST_ENTRIES = 10
 EXPIRING_DAYS = 30
@@ -38,15 +40,7 @@ def expiring_soon(
     """Points that will expire within `days` unless spent (the FIFO rule of
     services.loyalty_expire, looked ahead): lots due by then minus all debits."""
     until = timezone.localdate(now) + timedelta(days=days)
-    rows = (
-        PointEntry.objects.filter(contact_id__in=contact_ids)
-        .order_by()
-        .values("contact_id")
-        .annotate(
-            due=Sum("points", filter=Q(points__gt=0, expires_on__lte=until)),
-            spent=Sum("points", filter=Q(points__lt=0)),
-        )
-    )
+    rows = fifo_sums(PointEntry.objects.filter(contact_id__in=contact_ids), until)
     return {r["contact_id"]: max(0, (r["due"] or 0) + (r["spent"] or 0)) for r in rows}
 
 
@@ -131,7 +125,7 @@ def template_variables(contact_ids: set[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def programme_overview(*, now: datetime | None = None) -> dict[str, Any]:
+def programme_overview(*, user: User, now: datetime | None = None) -> dict[str, Any]:
     """The programme at a glance: members per tier, points outstanding, the last 30 days'
     movements, referrals by status, rewards taken."""
     now = now or timezone.now()
@@ -164,5 +158,10 @@ def programme_overview(*, now: datetime | None = None) -> dict[str, Any]:
         "redeemed_30d": -(movements.get(EntryKind.REDEEM, 0) or 0),
         "expired_30d": -(movements.get(EntryKind.EXPIRE, 0) or 0),
         "referrals": [(status, referrals.get(status.value, 0)) for status in ReferralStatus],
-        "redemptions": list(Redemption.objects.select_related("contact")[:10]),
+        # Names only of the contacts this user may see (the totals above are anonymous).
+        "redemptions": list(
+            Redemption.objects.filter(contact__in=contacts_visible_to(user)).select_related(
+                "contact"
+            )[:10]
+        ),
     }

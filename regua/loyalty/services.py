@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -388,15 +388,25 @@ def loyalty_accrue(*, now: datetime, summary: RefreshSummary | None = None) -> R
                 )
     summary.orders_credited += _entries(rows)
     summary.points_earned += sum(row[2] for row in rows)
+    today = timezone.localdate(now)
     reversed_orders = (
         PointEntry.objects.filter(kind=EntryKind.EARN, order__status__in=REVERSED)
         .exclude(Exists(PointEntry.objects.filter(order=OuterRef("order"), kind=EntryKind.ADJUST)))
         .order_by()
-        .values_list("contact_id", "order_id", "points")
+        .values_list("contact_id", "order_id", "points", "expires_on")
     )
     summary.orders_reversed += _entries(
-        (contact_id, "adjust", -points, order_id, None, "", now, None)
-        for contact_id, order_id, points in reversed_orders
+        (
+            contact_id,
+            "adjust",
+            -_left_to_take(points, expires, today),
+            order_id,
+            None,
+            "",
+            now,
+            None,
+        )
+        for contact_id, order_id, points, expires in reversed_orders
     )
     _referrals_attribute(now, summary)
     return summary
@@ -450,11 +460,58 @@ def _referrals_attribute(now: datetime, summary: RefreshSummary) -> None:
             Exists(PointEntry.objects.filter(referral=OuterRef("referral"), kind=EntryKind.ADJUST))
         )
         .order_by()
-        .values_list("contact_id", "referral_id", "points")
+        .values_list("contact_id", "referral_id", "points", "expires_on")
     )
+    today = timezone.localdate(now)
     summary.referrals_reversed += _entries(
-        (contact_id, "adjust", -points, None, referral_id, "", now, None)
-        for contact_id, referral_id, points in taken_back
+        (
+            contact_id,
+            "adjust",
+            -_left_to_take(points, expires, today),
+            None,
+            referral_id,
+            "",
+            now,
+            None,
+        )
+        for contact_id, referral_id, points, expires in taken_back
+    )
+
+
+def _left_to_take(points: int, expires_on: date | None, today: date) -> int:
+    """What a reversal takes back from a lot: all of it while it is still valid; nothing
+    once its expiry day has passed, since its points are already gone (spent or expired;
+    taking them again would charge the customer twice). The reversal is still written,
+    with 0 points, so the lot counts as handled."""
+    return points if expires_on is None or expires_on > today else 0
+
+
+def fifo_sums(entries: QuerySet[PointEntry], until: date) -> QuerySet[PointEntry, dict[str, Any]]:
+    """Per contact: `due`, the points of the lots expiring by `until`, and `spent`, all
+    the points debited; what is left to expire is due + spent when positive.
+
+    A lot taken back by a reversal (its order refunded, its referral undone) and that
+    reversal cancel out: both are left out, so a refund neither expires other points
+    early nor keeps lapsed ones alive. A reversal of 0 (the lot had lapsed) takes
+    nothing and leaves the lot in.
+    """
+    taken_back = Exists(
+        PointEntry.objects.filter(
+            Q(order=OuterRef("order"), order__isnull=False)
+            | Q(referral=OuterRef("referral"), referral__isnull=False),
+            kind=EntryKind.ADJUST,
+            points__lt=0,
+        )
+    )
+    reversal = Q(kind=EntryKind.ADJUST) & (Q(order__isnull=False) | Q(referral__isnull=False))
+    return (
+        entries.annotate(taken_back=taken_back)
+        .order_by()
+        .values("contact_id")
+        .annotate(
+            due=Sum("points", filter=Q(points__gt=0, expires_on__lte=until, taken_back=False)),
+            spent=Sum("points", filter=Q(points__lt=0) & ~reversal),
+        )
     )
 
 
@@ -478,15 +535,7 @@ def loyalty_expire(
     lapsed = PointEntry.objects.filter(expires_on__lte=today, points__gt=0)
     if contact_ids is not None:
         lapsed = lapsed.filter(contact_id__in=list(contact_ids))
-    rows = (
-        PointEntry.objects.filter(contact_id__in=lapsed.values("contact_id"))
-        .order_by()
-        .values("contact_id")
-        .annotate(
-            due=Sum("points", filter=Q(points__gt=0, expires_on__lte=today)),
-            spent=Sum("points", filter=Q(points__lt=0)),
-        )
-    )
+    rows = fifo_sums(PointEntry.objects.filter(contact_id__in=lapsed.values("contact_id")), today)
     entries = []
     for row in rows:
         left = (row["due"] or 0) + (row["spent"] or 0)

@@ -47,7 +47,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "loyalty/overview.html",
-        {"overview": programme_overview(), "manages": manages(_user(request))},
+        {"overview": programme_overview(user=_user(request)), "manages": manages(_user(request))},
     )
 
 
