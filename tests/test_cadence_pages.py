@@ -5,7 +5,7 @@ public pages (unsubscribe, survey, open pixel, click redirect)."""
 import html
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -1215,6 +1215,39 @@ def test_the_survey_asks_for_0_to_10_and_records_a_detractor(sent_email) -> None
         "category": "detractor",
         "comment": "Entrega atrasou.",
     }
+
+
+def test_a_detractor_gets_a_call_from_the_owner_by_the_next_business_day(
+    sent_email, alice
+) -> None:  # type: ignore[no-untyped-def]
+    from regua.agenda.models import Task
+
+    # given Thursday 19 November 2026: Friday the 20th is Black Awareness Day (national)
+    with time_machine.travel(datetime(2026, 11, 19, 15, 0, tzinfo=UTC), tick=False):
+        delivery = sent_email(language="en", owner=alice)
+        url = reverse("cadences:survey", args=[tokens.make("survey", delivery.pk)])
+        # when the customer answers 4, then 2
+        public_client().post(url, {"score": "4", "comment": "Entrega atrasou."})
+        public_client().post(url, {"score": "2"})
+    # then one open call for Alice, due Monday the 23rd, with both answers
+    call = Task.objects.get(contact=delivery.contact)
+    assert (call.owner, call.kind, call.source, call.priority) == (alice, "call", "nps", 3)
+    assert call.due_on == date(2026, 11, 23)
+    assert "4" in call.notes and "Entrega atrasou." in call.notes and "2" in call.notes
+
+
+def test_a_promoter_gets_a_referral_invitation_event(sent_email) -> None:  # type: ignore[no-untyped-def]
+    from regua.agenda.models import Task
+    from regua.loyalty.models import ReferralCode
+
+    delivery = sent_email(language="en")
+    url = reverse("cadences:survey", args=[tokens.make("survey", delivery.pk)])
+    public_client().post(url, {"score": "10"})
+    invitation = Event.objects.get(name="referral_invited", contact=delivery.contact)
+    code = ReferralCode.objects.get(contact=delivery.contact).code
+    assert invitation.properties["referral_code"] == code
+    assert invitation.properties["score"] == 10
+    assert not Task.objects.exists()
 
 
 @pytest.mark.parametrize("score", ["11", "-1", "", "sete"])

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from regua.customers.models import Company, Contact, InteractionKind
 from regua.customers.services import interaction_log
 from regua.lib.bulk import db_datetime_adapter
+from regua.lib.business_days import next_business_day
 from regua.users.models import User
 
 from .models import (
@@ -27,6 +28,7 @@ from .models import (
     NoFollowUpReason,
     Task,
     TaskKind,
+    TaskPriority,
     TaskSource,
     TaskStatus,
 )
@@ -408,3 +410,36 @@ def agenda_tick(*, now: datetime) -> dict[str, int]:
 def tasks_for_ids(visible: QuerySet[Task], ids: Iterable[int]) -> QuerySet[Task]:
     """The selected tasks among those the user may see (a forged id selects nothing)."""
     return visible.filter(id__in=[i for i in ids if i > 0])
+
+
+def task_for_detractor(
+    *, contact: Contact, score: int, comment: str, now: datetime | None = None
+) -> Task:
+    """A call for the owner of a contact who answered NPS 0–6, due by the next business
+    day. One open detractor call per contact: a second low answer before it is done
+    adds to its notes instead of a second call."""
+    now = now or timezone.now()
+    answer = _("NPS answer: %(score)d.") % {"score": score}
+    if comment.strip():
+        answer += " " + _("Comment: %(comment)s") % {"comment": comment.strip()[:1000]}
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update()
+            .filter(contact=contact, source=TaskSource.NPS, status=TaskStatus.OPEN)
+            .first()
+        )
+        if task is not None:
+            task.notes = f"{task.notes}\n{answer}".strip()
+            task.save(update_fields=["notes", "updated_at"])
+            return task
+        return Task.objects.create(
+            kind=TaskKind.CALL,
+            title=_("Call back a detractor: %(name)s (NPS %(score)d)")
+            % {"name": contact, "score": score},
+            notes=answer,
+            contact=contact,
+            owner=contact.owner,
+            due_on=next_business_day(timezone.localdate(now)),
+            priority=TaskPriority.HIGH,
+            source=TaskSource.NPS,
+        )

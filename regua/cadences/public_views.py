@@ -5,6 +5,7 @@ nobody can probe which deliveries exist.
 """
 
 import base64
+from datetime import datetime
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -103,20 +104,16 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
             raw = request.POST.get("score", "")
             if raw.isdigit() and 0 <= int(raw) <= 10:
                 score = int(raw)
+                comment = request.POST.get("comment", "")[:2000]
+                category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+                now = timezone.now()
                 event_record(
                     delivery,
                     "nps_answered",
-                    timezone.now(),
-                    {
-                        "score": score,
-                        "category": "promoter"
-                        if score >= 9
-                        else "passive"
-                        if score >= 7
-                        else "detractor",
-                        "comment": request.POST.get("comment", "")[:2000],
-                    },
+                    now,
+                    {"score": score, "category": category, "comment": comment},
                 )
+                _close_the_loop(delivery, score, category, comment, now)
                 answered = True
             else:
                 error = translation.gettext("Choose a score from 0 to 10.")
@@ -132,3 +129,18 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 "language": contact.language,
             },
         )
+
+
+def _close_the_loop(
+    delivery: Delivery, score: int, category: str, comment: str, now: datetime
+) -> None:
+    """A detractor gets a call from the owner by the next business day; a promoter gets
+    a referral invitation event (with their referral code) that a régua can trigger on."""
+    from regua.agenda.services import task_for_detractor
+    from regua.loyalty.services import referral_codes_ensure
+
+    if category == "detractor":
+        task_for_detractor(contact=delivery.contact, score=score, comment=comment, now=now)
+    elif category == "promoter":
+        code = referral_codes_ensure(contact_ids=[delivery.contact_id])[delivery.contact_id]
+        event_record(delivery, "referral_invited", now, {"score": score, "referral_code": code})

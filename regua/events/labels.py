@@ -14,6 +14,7 @@ EVENT_LABELS: dict[str, Promise] = {
     "cancellation": _("Cancelled"),
     "complaint": _("Complaint"),
     "nps_answered": _("Answered the NPS survey"),
+    "referral_invited": _("Invited to refer a friend (NPS promoter)"),
     "review": _("Review"),
     "loyalty_tier_changed": _("Changed loyalty tier"),
     "loyalty_points_milestone": _("Reached a points milestone"),
