@@ -368,3 +368,37 @@ def test_the_dossier_shows_open_tasks_upcoming_regua_steps_and_nps(
     assert 'data-testid="power-map"' in html and "Renata Lima" in html
     assert "Distribuidora Sol" in html
     assert 'data-testid="loyalty"' in html and page.context["loyalty"]["referral_code"] in html
+
+
+def test_tasks_nobody_owns_are_shown_to_managers_to_be_given_to_someone(
+    alice: User,
+    manager: User,
+    client_for: Callable[[User], Client],
+    make_contact: Callable[..., Contact],
+    today: date,
+    settings: Any,
+) -> None:
+    # given a régua's call for a contact without an owner
+    settings.PORTFOLIO_VISIBILITY = "own"
+    orphan = Task.objects.create(
+        kind="call",
+        title="Ligação de alinhamento (dia 40)",
+        owner=None,
+        due_on=today,
+        contact=make_contact(),
+        source=TaskSource.REGUA,
+    )
+    boss = client_for(manager)
+    # the team view says so, and the unowned agenda lists it
+    assert boss.get(reverse("agenda:team")).context["unowned"] == 1
+    page = boss.get(reverse("agenda:today"), {"user": "none"})
+    assert [task.pk for task in page.context["todays"]] == [orphan.pk]
+    # the manager gives it to Alice from the selection
+    boss.post(
+        reverse("agenda:tasks_bulk"),
+        {"action": "reassign", "task": [orphan.pk], "to_user": alice.pk},
+    )
+    orphan.refresh_from_db()
+    assert orphan.owner == alice
+    # an agent with a private portfolio cannot list the unowned tasks
+    assert client_for(alice).get(reverse("agenda:today"), {"user": "none"}).status_code == 403

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -6,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,15 +49,31 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _agenda_owner(request: HttpRequest) -> User:
-    """Whose agenda the page shows: one's own, or (managers) a teammate's by ?user=."""
+@dataclass(frozen=True)
+class Scope:
+    """Whose agenda a page shows: one's own, a teammate's (?user=ID), or, for those who
+    see everything, the tasks nobody owns (?user=none: a régua's call for a contact
+    without an owner, an unowned detractor) so that they can be given to someone."""
+
+    owner: User | None
+    tasks: QuerySet[Task]
+    param: str  # "" for one's own agenda, else the ?user= value to keep in links
+
+
+def _agenda_scope(request: HttpRequest) -> Scope:
     user = _user(request)
+    visible = tasks_visible_to(user)
     wanted = request.GET.get("user", "")
+    if wanted == "none":
+        if not can_manage_team(user) and not user.sees_all_contacts:
+            raise PermissionDenied
+        return Scope(None, visible.filter(owner__isnull=True), "none")
     if wanted.isdigit() and int(wanted) != user.pk:
         if not can_manage_team(user) and not user.sees_all_contacts:
             raise PermissionDenied
-        return get_object_or_404(User, pk=int(wanted), is_active=True)
-    return user
+        owner = get_object_or_404(User, pk=int(wanted), is_active=True)
+        return Scope(owner, visible.filter(owner=owner), wanted)
+    return Scope(user, visible.filter(owner=user), "")
 
 
 def _back(request: HttpRequest, default: str) -> str:
@@ -81,7 +99,6 @@ def _prefix(name: str) -> str:
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    owner = context.get("owner")
     context["urls"] = {
         "task": _prefix("agenda:task_edit"),
         "contact": _prefix("customers:contact_detail"),
@@ -91,27 +108,31 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpR
     context.setdefault("team", User.objects.filter(is_active=True))
     context.setdefault("today", timezone.localdate())
     context["manages"] = can_manage_team(_user(request))
-    context["others"] = owner is not None and owner.pk != _user(request).pk
+    context["others"] = bool(context.get("owner_param"))
     return render(request, template, context)
 
 
 @login_required
 def today(request: HttpRequest) -> HttpResponse:
-    owner = _agenda_owner(request)
+    scope = _agenda_scope(request)
     day = timezone.localdate()
-    tasks = tasks_visible_to(_user(request)).filter(owner=owner)
-    context = {"owner": owner, "today": day, **agenda_today(tasks, day)}
+    context = {
+        "owner": scope.owner,
+        "owner_param": scope.param,
+        "today": day,
+        **agenda_today(scope.tasks, day),
+    }
     return _page(request, "agenda/today.html", context)
 
 
 @login_required
 def week(request: HttpRequest) -> HttpResponse:
-    owner = _agenda_owner(request)
+    scope = _agenda_scope(request)
     start = week_start(_day(request.GET.get("start", ""), timezone.localdate()))
-    tasks = tasks_visible_to(_user(request)).filter(owner=owner)
     context = {
-        "owner": owner,
-        "days": agenda_week(tasks, start),
+        "owner": scope.owner,
+        "owner_param": scope.param,
+        "days": agenda_week(scope.tasks, start),
         "start": start,
         "previous": start - timedelta(days=7),
         "following": start + timedelta(days=7),
@@ -123,12 +144,12 @@ def week(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def month(request: HttpRequest) -> HttpResponse:
-    owner = _agenda_owner(request)
+    scope = _agenda_scope(request)
     first = _day(request.GET.get("month", "") + "-01", timezone.localdate().replace(day=1))
-    tasks = tasks_visible_to(_user(request)).filter(owner=owner)
     context = {
-        "owner": owner,
-        "weeks": agenda_month(tasks, first.year, first.month),
+        "owner": scope.owner,
+        "owner_param": scope.param,
+        "weeks": agenda_month(scope.tasks, first.year, first.month),
         "first": first,
         "previous": (first - timedelta(days=1)).replace(day=1),
         "following": (first + timedelta(days=32)).replace(day=1),
@@ -145,16 +166,21 @@ def month(request: HttpRequest) -> HttpResponse:
 @login_required
 def day(request: HttpRequest) -> HttpResponse:
     """One day's tasks with a selection to move them: the overloaded day's remedy."""
-    owner = _agenda_owner(request)
+    scope = _agenda_scope(request)
     chosen = _day(request.GET.get("day", ""), timezone.localdate())
-    tasks = tasks_visible_to(_user(request)).filter(owner=owner)
-    load = day_loads(tasks, chosen, chosen)[chosen]
+    load = day_loads(scope.tasks, chosen, chosen)[chosen]
     listed = (
-        tasks.filter(status=TaskStatus.OPEN, due_on=chosen)
+        scope.tasks.filter(status=TaskStatus.OPEN, due_on=chosen)
         .select_related("contact", "company", "owner")
         .order_by("due_time", "-priority", "id")[:500]
     )
-    context = {"owner": owner, "day": chosen, "load": load, "tasks": listed}
+    context = {
+        "owner": scope.owner,
+        "owner_param": scope.param,
+        "day": chosen,
+        "load": load,
+        "tasks": listed,
+    }
     return _page(request, "agenda/day.html", context)
 
 
@@ -168,6 +194,7 @@ def team(request: HttpRequest) -> HttpResponse:
     days = [start + timedelta(days=n) for n in range(7)]
     context = {
         "rows": rows,
+        "unowned": Task.objects.filter(owner__isnull=True, status=TaskStatus.OPEN).count(),
         "days": days,
         "start": start,
         "previous": start - timedelta(days=7),
