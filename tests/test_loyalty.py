@@ -819,3 +819,27 @@ def test_the_overview_names_only_the_contacts_an_agent_may_see(
     page = client_for(alice).get("/loyalty/").content.decode()
     # then she sees her customer's redemption, not Bob's customer's name
     assert "Clara Souza" in page and "Pedro Alves" not in page
+
+
+def test_deleting_a_tier_moves_its_members_down_and_says_from_where(
+    make_contact: Callable[..., Contact],
+    tiers: list[Tier],
+    manager: User,
+    client_for: Callable[[User], Client],
+) -> None:
+    # given a customer in Ouro (R$ 2.000 in 12 months)
+    contact = make_contact()
+    order(contact, 2000, T0)
+    loyalty_refresh(now=T0 + timedelta(hours=1))
+    assert Account.objects.get(contact=contact).tier.slug == "ouro"
+    # when a manager deletes Ouro
+    response = client_for(manager).post(f"/loyalty/tiers/{tiers[1].pk}/delete/")
+    assert response.status_code == 302
+    # then the customer is in Prata now, and the event names where they came from
+    assert Account.objects.get(contact=contact).tier.slug == "prata"
+    changes = events(contact, "loyalty_tier_changed")
+    assert changes[-1]["from"] == "ouro" and changes[-1]["to"] == "prata"
+    assert changes[-1]["direction"] == "down"
+    # and the next refresh announces nothing more
+    loyalty_refresh(now=T0 + timedelta(hours=2))
+    assert len(events(contact, "loyalty_tier_changed")) == len(changes)

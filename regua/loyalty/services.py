@@ -644,6 +644,28 @@ def _accounts_update(changed: list[tuple[Any, ...]]) -> None:
     update_many(Account, fields, kept)
 
 
+def tier_delete(*, tier: Tier, now: datetime | None = None) -> int:
+    """Delete a tier; its members move now to the tier their stored spend still reaches,
+    each with a `loyalty_tier_changed` event that names the deleted tier (a refresh run
+    after the deletion could no longer say where they came from). Returns how many moved.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        others = list(Tier.objects.exclude(pk=tier.pk).order_by("min_spend_12m"))
+        members = list(
+            Account.objects.filter(tier=tier).values_list("pk", "contact_id", "spend_12m")
+        )
+        events, moved = [], []
+        for pk, contact_id, spend in members:
+            lower = tier_for(spend, others)
+            moved.append((lower.pk if lower else None, now, now, pk))
+            events.append((contact_id, TIER_CHANGED, _tier_change(tier, lower)))
+        update_many(Account, ["tier_id", "tier_since", "updated_at"], moved)
+        _events_append(events, now)
+        tier.delete()
+    return len(members)
+
+
 def _events_append(events: list[tuple[int, str, dict[str, Any]]], now: datetime) -> None:
     """The programme's events join the stream réguas trigger on (regua.events)."""
     rows = []

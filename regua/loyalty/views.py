@@ -15,12 +15,14 @@ from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
 from regua.users.models import Role, User
 
+from . import services
 from .forms import AdjustForm, RedeemForm, RewardForm, TierForm
 from .models import PointEntry, Reward, Tier
 from .selectors import loyalty_summary, programme_overview
@@ -76,8 +78,16 @@ def tier_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def tier_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _require_manager(request)
-    get_object_or_404(Tier, pk=pk).delete()
-    messages.success(request, _("Tier deleted. Its members move at the next refresh."))
+    moved = services.tier_delete(tier=get_object_or_404(Tier, pk=pk))
+    messages.success(
+        request,
+        ngettext(
+            "Tier deleted; %(n)d member moved to the tier their spend reaches.",
+            "Tier deleted; %(n)d members moved to the tier their spend reaches.",
+            moved,
+        )
+        % {"n": moved},
+    )
     return redirect("loyalty:tiers")
 
 
