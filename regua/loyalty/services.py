@@ -486,7 +486,7 @@ def _left_to_take(points: int, expires_on: date | None, today: date) -> int:
     return points if expires_on is None or expires_on > today else 0
 
 
-def fifo_sums(entries: QuerySet[PointEntry], until: date) -> QuerySet[Any, dict[str, Any]]:
+def fifo_sums(entries: QuerySet[PointEntry], until: date) -> Any:
     """Per contact: `due`, the points of the lots expiring by `until`, and `spent`, all
     the points debited; what is left to expire is due + spent when positive.
 
