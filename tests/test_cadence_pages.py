@@ -1226,14 +1226,16 @@ def test_a_detractor_gets_a_call_from_the_owner_by_the_next_business_day(
     with time_machine.travel(datetime(2026, 11, 19, 15, 0, tzinfo=UTC), tick=False):
         delivery = sent_email(language="en", owner=alice)
         url = reverse("cadences:survey", args=[tokens.make("survey", delivery.pk)])
-        # when the customer answers 4, then 2
+        # when the customer answers 4, then posts the link again with 2
         public_client().post(url, {"score": "4", "comment": "Entrega atrasou."})
         public_client().post(url, {"score": "2"})
-    # then one open call for Alice, due Monday the 23rd, with both answers
+    # then one open call for Alice, due Monday the 23rd, about the one answer kept
     call = Task.objects.get(contact=delivery.contact)
     assert (call.owner, call.kind, call.source, call.priority) == (alice, "call", "nps", 3)
     assert call.due_on == date(2026, 11, 23)
-    assert "4" in call.notes and "Entrega atrasou." in call.notes and "2" in call.notes
+    assert "4" in call.notes and "Entrega atrasou." in call.notes
+    assert "2" not in call.notes
+    assert Event.objects.filter(name="nps_answered").count() == 1
 
 
 def test_a_promoter_gets_a_referral_invitation_event(sent_email) -> None:  # type: ignore[no-untyped-def]

@@ -75,14 +75,14 @@ def test_a_portfolio_hand_over_is_all_or_nothing(
         make_contact(owner=alice)
     Company.objects.create(name="Oficina do Zé", owner=alice)
     _task(alice, today)
-    real = services._record_moves
+    real = services._owners_change
 
     def failing(kind: str, *args: Any, **kwargs: Any) -> int:
         if kind == "company":  # the last step: tasks and contacts have moved by now
             raise RuntimeError("disk full")
         return real(kind, *args, **kwargs)
 
-    monkeypatch.setattr(services, "_record_moves", failing)
+    monkeypatch.setattr(services, "_owners_change", failing)
     with pytest.raises(RuntimeError):
         handover_create(from_user=alice, to_user=bob, scope="portfolio", by=manager)
     assert Contact.objects.filter(owner=alice).count() == 3
@@ -115,21 +115,34 @@ def test_an_absence_sends_the_tasks_due_in_it_to_the_stand_in_and_brings_them_ba
     late.refresh_from_db()
     assert late.owner == bob
     # Bob completes one and passes another on to the manager
-    task_complete(task=completed_by_bob, by=bob, outcome="ok", next_contact=NextContact(end))
+    within = task_complete(
+        task=completed_by_bob, by=bob, outcome="ok", next_contact=NextContact(end)
+    )
+    assert within is not None and within.owner == bob  # due in the absence: Bob's for now
+    after_call = _task(alice, start + timedelta(days=1))
+    agenda_tick(now=timezone.now())  # routed to Bob
+    after = task_complete(
+        task=Task.objects.get(pk=after_call.pk),
+        by=bob,
+        outcome="ok",
+        next_contact=NextContact(end + timedelta(days=3)),
+    )
+    assert after is not None and after.owner == alice  # due after it: straight to Alice
     from regua.agenda.services import tasks_reassign
 
     tasks_reassign(tasks=Task.objects.filter(pk=passed_on.pk), to_user=manager, by=bob)
     # after the period: the open ones Bob still holds go back to Alice
     after_end = timezone.now() + timedelta(days=9)
-    assert agenda_tick(now=after_end)["returned"] == 2
+    assert agenda_tick(now=after_end)["returned"] == 3
     owners = dict(Task.objects.values_list("id", "owner_id"))
     assert owners[during.pk] == alice.pk and owners[late.pk] == alice.pk
     assert owners[passed_on.pk] == manager.pk
     assert Task.objects.get(pk=completed_by_bob.pk).status == TaskStatus.DONE
-    # the follow-up Bob created is Bob's (he agreed it); the return is recorded once
+    # the follow-up Bob agreed within the absence came back with the rest, once
+    assert owners[within.pk] == alice.pk
     absence.refresh_from_db()
     assert absence.returned_at is not None
-    assert Move.objects.filter(handover=absence, is_return=True).count() == 2
+    assert Move.objects.filter(handover=absence, is_return=True).count() == 3
     assert agenda_tick(now=after_end) == {"absence_moved": 0, "returned": 0}
 
 
@@ -225,3 +238,64 @@ def test_a_manager_hands_over_a_portfolio_from_the_page(
     contact.refresh_from_db()
     assert contact.owner == bob
     assert "Férias" in response.content.decode()
+
+
+def test_an_absence_that_has_begun_also_takes_the_overdue_tasks(
+    alice: User, bob: User, manager: User, today: date
+) -> None:
+    overdue = _task(alice, today - timedelta(days=3))
+    handover_create(
+        from_user=alice,
+        to_user=bob,
+        scope="tasks",
+        starts_on=today,
+        ends_on=today + timedelta(days=2),
+        by=manager,
+    )
+    overdue.refresh_from_db()
+    assert overdue.owner == bob
+
+
+def test_nothing_goes_back_to_a_user_who_has_left(
+    alice: User, bob: User, manager: User, today: date
+) -> None:
+    task = _task(alice, today + timedelta(days=1))
+    handover_create(
+        from_user=alice,
+        to_user=bob,
+        scope="tasks",
+        starts_on=today,
+        ends_on=today + timedelta(days=2),
+        by=manager,
+    )
+    alice.is_active = False
+    alice.save()
+    assert agenda_tick(now=timezone.now() + timedelta(days=5))["returned"] == 0
+    task.refresh_from_db()
+    assert task.owner == bob
+
+
+def test_changing_a_tasks_owner_on_its_page_is_a_recorded_move_and_agents_cannot(
+    alice: User,
+    bob: User,
+    manager: User,
+    client_for: Callable[[User], Client],
+    today: date,
+    settings: Any,
+) -> None:
+    settings.PORTFOLIO_VISIBILITY = "own"
+    task = _task(alice, today)
+    form = {"kind": "call", "title": "Ligar", "due_on": today.isoformat(), "priority": 2}
+    # an agent cannot give her task away from its page
+    refused = client_for(alice).post(
+        reverse("agenda:task_edit", args=[task.pk]), {**form, "owner": bob.pk}
+    )
+    assert refused.status_code == 200 and "owner" in refused.context["form"].errors
+    task.refresh_from_db()
+    assert task.owner == alice
+    # a manager can, and the move is recorded
+    client_for(manager).post(reverse("agenda:task_edit", args=[task.pk]), {**form, "owner": bob.pk})
+    task.refresh_from_db()
+    assert task.owner == bob
+    move = Move.objects.get(kind="task", object_id=task.pk)
+    assert (move.from_user, move.to_user, move.moved_by) == (alice, bob, manager)

@@ -96,4 +96,5 @@ def feed_ical(user: User, now: datetime | None = None) -> bytes:
         event.add("url", site + reverse("agenda:task_complete", args=[task.pk]))
         event.add("priority", {3: 1, 2: 5, 1: 9}.get(task.priority, 5))
         calendar.add_component(event)
+    calendar.add_missing_timezones()  # the VTIMEZONE that TZID refers to (RFC 5545)
     return calendar.to_ical()

@@ -53,6 +53,7 @@ class TaskForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["title"].required = False
+        self.fields["owner"].required = True  # a planned task is always someone's
         self.fields["title"].help_text = _("Leave empty for “Call: contact's name”.")
         self.fields["estimated_minutes"].help_text = _(
             "Empty: the usual for its kind (call 15, meeting 60, e-mail 10, visit 90)."

@@ -7,12 +7,13 @@ small queries, not ten thousand rows.
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from regua.users.models import Role, User
 
@@ -105,8 +106,17 @@ def agenda_today(tasks: QuerySet[Task], today: date) -> dict[str, Any]:
         "today_minutes": totals["today_minutes"] or 0,
         "count": totals["overdue"] + totals["today"],
         "minutes": (totals["overdue_minutes"] or 0) + (totals["today_minutes"] or 0),
-        "done_today": tasks.filter(status=TaskStatus.DONE, completed_at__date=today).count(),
+        # A range on the instant, not __date: that would convert every completed task's
+        # time, and their number only grows.
+        "done_today": tasks.filter(
+            status=TaskStatus.DONE, completed_at__range=_local_day(today)
+        ).count(),
     }
+
+
+def _local_day(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, timezone.make_aware(datetime.combine(day, time.max))
 
 
 def day_loads(tasks: QuerySet[Task], start: date, end: date) -> dict[date, DayLoad]:

@@ -5,12 +5,11 @@ INSERT … SELECT that records every move (the Move table), inside one transacti
 hand-over of a portfolio is whole or nothing, whatever its size.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -164,9 +163,10 @@ def task_complete(
         if next_contact is None:
             return None
         kind = next_contact.kind or task.kind
-        return task_create(
+        owner, absence = _follow_up_owner(task, by, next_contact.due_on)
+        follow_up = task_create(
             created_by=by,
-            owner=task.owner,
+            owner=owner,
             kind=kind,
             title=next_contact.title
             or _("Follow-up: %(title)s") % {"title": task.title.removeprefix(_("Follow-up: "))},
@@ -179,6 +179,45 @@ def task_complete(
             source=TaskSource.FOLLOW_UP,
             follows=task,
         )
+        if absence is not None:
+            # Taken by the stand-in during the absence: it goes back with the others.
+            _owners_change(
+                MoveKind.TASK,
+                Task.objects.filter(pk=follow_up.pk),
+                from_user=follow_up.owner,
+                to_user=follow_up.owner,  # stays with the stand-in until the return
+                by=by,
+                handover=absence,
+                now=now,
+            )
+        return follow_up
+
+
+def _follow_up_owner(task: Task, by: User, due_on: date) -> tuple[User, HandOver | None]:
+    """Who owns the next task: the task's owner (or whoever completed an unowned one).
+
+    A stand-in completing an absent colleague's task: a next contact after the absence
+    goes to the colleague; one during it stays with the stand-in and comes back with the
+    absence's other tasks (the hand-over it is recorded under)."""
+    owner = task.owner or by
+    move = (
+        Move.objects.filter(
+            kind=MoveKind.TASK,
+            object_id=task.pk,
+            is_return=False,
+            handover__returned_at__isnull=True,
+            handover__ends_on__isnull=False,
+            handover__to_user=owner,
+        )
+        .select_related("handover__from_user")
+        .order_by("-id")
+        .first()
+    )
+    if move is None or move.handover is None or not move.handover.from_user.is_active:
+        return owner, None
+    if due_on > move.handover.ends_on:  # type: ignore[operator]
+        return move.handover.from_user, None
+    return owner, move.handover
 
 
 def task_cancel(*, task: Task, reason: str, now: datetime | None = None) -> None:
@@ -201,22 +240,27 @@ def tasks_reschedule(
 def tasks_reassign(
     *, tasks: QuerySet[Task], to_user: User, by: User, now: datetime | None = None
 ) -> int:
-    """Give open tasks to another user, recording each move."""
+    """Give open tasks to another user, recording each move (a selection: thousands at
+    most, grouped by their current owner so each group is one exact move)."""
     now = now or timezone.now()
-    ids = list(
-        tasks.filter(status=TaskStatus.OPEN).exclude(owner=to_user).values_list("id", flat=True)
-    )
+    moved = 0
     with transaction.atomic():
-        for chunk in _chunks(ids, 5_000):
-            moving = Task.objects.filter(id__in=chunk)
-            _record_moves(MoveKind.TASK, moving, to_user=to_user, by=by, handover=None, now=now)
-            moving.update(owner=to_user, updated_at=now)
-    return len(ids)
-
-
-def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+        moving = tasks.filter(status=TaskStatus.OPEN).exclude(owner=to_user)
+        owners = set(moving.order_by().values_list("owner_id", flat=True).distinct())
+        users = User.objects.in_bulk([pk for pk in owners if pk is not None])
+        for owner_id in owners:
+            owner = users.get(owner_id) if owner_id is not None else None
+            group = moving.filter(owner=owner) if owner else moving.filter(owner__isnull=True)
+            moved += _owners_change(
+                MoveKind.TASK,
+                group,
+                from_user=owner,
+                to_user=to_user,
+                by=by,
+                handover=None,
+                now=now,
+            )
+    return moved
 
 
 def handover_create(
@@ -274,7 +318,7 @@ def handover_create(
         )
         open_tasks = Task.objects.filter(owner=from_user, status=TaskStatus.OPEN)
         if handover.is_absence:
-            open_tasks = open_tasks.filter(due_on__range=(starts_on, ends_on))
+            open_tasks = _absence_tasks(handover, timezone.localdate(now))
         handover.tasks_moved = _move(MoveKind.TASK, open_tasks, handover, by, now)
         if scope == HandOverScope.PORTFOLIO:
             handover.contacts_moved = _move(
@@ -291,46 +335,70 @@ def _move(
     kind: str,
     rows: QuerySet[Task] | QuerySet[Contact] | QuerySet[Company],
     handover: HandOver,
-    by: User,
+    by: User | None,
     now: datetime,
 ) -> int:
-    """Record and make the move of `rows` to the hand-over's stand-in: two statements."""
-    moved = _record_moves(kind, rows, to_user=handover.to_user, by=by, handover=handover, now=now)
-    if moved:
-        rows.update(owner=handover.to_user, updated_at=now)
-    return moved
+    """Move `rows` (all the absent or leaving user's) to the hand-over's stand-in."""
+    return _owners_change(
+        kind,
+        rows,
+        from_user=handover.from_user,
+        to_user=handover.to_user,
+        by=by,
+        handover=handover,
+        now=now,
+    )
 
 
-def _record_moves(
+def _owners_change(
     kind: str,
     rows: QuerySet[Task] | QuerySet[Contact] | QuerySet[Company],
     *,
+    from_user: User | None,
     to_user: User,
     by: User | None,
     handover: HandOver | None,
     now: datetime,
     is_return: bool = False,
 ) -> int:
-    """INSERT INTO agenda_move … SELECT over `rows`: one Move per row, in one statement."""
-    select, params = rows.order_by().values_list("id", "owner_id").query.sql_with_params()
-    table = Move._meta.db_table
-    sql = (
-        f"INSERT INTO {table} (kind, object_id, from_user_id, to_user_id, moved_by_id, "
-        f"handover_id, is_return, created_at) "
-        f"SELECT %s, moving.id, moving.owner_id, %s, %s, %s, %s, %s FROM ({select}) moving"
-    )
+    """Give `rows`, all owned by `from_user`, to `to_user`, with one Move per row moved.
+
+    PostgreSQL: one statement, `WITH moved AS (UPDATE … RETURNING id) INSERT INTO
+    agenda_move … SELECT FROM moved`, so exactly the rows updated are recorded, even if
+    another transaction changed some of them meanwhile (the UPDATE re-checks the owner
+    of each row it locks). SQLite: the INSERT … SELECT, then the UPDATE; nothing else can
+    write between them, since a write transaction holds the database.
+    """
+    model = rows.model
+    table = model._meta.db_table
+    select, params = rows.order_by().values("id").query.sql_with_params()
     at = db_datetime_adapter()(now)
-    head = [
-        kind,
-        to_user.pk,
-        by.pk if by else None,
-        handover.pk if handover else None,
-        is_return,
-        at,
-    ]
+    move = [kind, from_user.pk if from_user else None, to_user.pk]
+    move += [by.pk if by else None, handover.pk if handover else None, is_return, at]
+    columns = (
+        "kind, object_id, from_user_id, to_user_id, moved_by_id, handover_id, is_return, created_at"
+    )
+    owner_is = "owner_id = %s" if from_user else "owner_id IS NULL"
+    owner = [from_user.pk] if from_user else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*head, *params])
-        return cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH moved AS (UPDATE {table} SET owner_id = %s, updated_at = %s "
+                f"WHERE {owner_is} AND id IN ({select}) RETURNING id) "
+                f"INSERT INTO {Move._meta.db_table} ({columns}) "
+                f"SELECT %s, moved.id, %s, %s, %s, %s, %s, %s FROM moved",
+                [to_user.pk, at, *owner, *params, *move],
+            )
+            return cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {Move._meta.db_table} ({columns}) "
+            f"SELECT %s, moving.id, %s, %s, %s, %s, %s, %s FROM ({select}) moving",
+            [move[0], *move[1:], *params],
+        )
+        count = cursor.rowcount
+        if count:
+            rows.update(owner=to_user, updated_at=now)
+        return count
 
 
 def handover_apply_absences(*, today: date) -> int:
@@ -338,54 +406,66 @@ def handover_apply_absences(*, today: date) -> int:
     moved = 0
     # Absences that have not ended, including those still ahead: a task planned today for
     # a day of next week's absence goes to the stand-in now.
-    absences = HandOver.objects.filter(returned_at__isnull=True, ends_on__gte=today).select_related(
-        "from_user", "to_user", "created_by"
+    absences = HandOver.objects.filter(returned_at__isnull=True, ends_on__gte=today).values_list(
+        "pk", flat=True
     )
-    for handover in absences:  # a few absences at a time, never one per task
-        late = Task.objects.filter(
-            owner=handover.from_user,
-            status=TaskStatus.OPEN,
-            due_on__range=(handover.starts_on, handover.ends_on),
-        )
+    for pk in absences:  # a few absences at a time, never one per task
         with transaction.atomic():
-            count = _move(MoveKind.TASK, late, handover, handover.created_by, timezone.now())  # type: ignore[arg-type]
+            # The lock lets one worker at a time route an absence's tasks (any number of
+            # workers tick each second); the next one finds nothing left to move.
+            handover = (
+                HandOver.objects.select_for_update(of=("self",))
+                .select_related("from_user", "to_user", "created_by")
+                .filter(pk=pk, returned_at__isnull=True)
+                .first()
+            )
+            if handover is None or not handover.to_user.is_active:
+                continue  # returned meanwhile, or the stand-in left: nothing is sent to them
+            late = _absence_tasks(handover, today)
+            count = _move(MoveKind.TASK, late, handover, handover.created_by, timezone.now())
             if count:
-                HandOver.objects.filter(pk=handover.pk).update(
-                    tasks_moved=handover.tasks_moved + count
-                )
+                HandOver.objects.filter(pk=pk).update(tasks_moved=F("tasks_moved") + count)
         moved += count
     return moved
+
+
+def _absence_tasks(handover: HandOver, today: date) -> QuerySet[Task]:
+    """The absent user's open tasks the stand-in takes: those due in the period and, once
+    the absence has begun, those already overdue (nobody else would work them)."""
+    tasks = Task.objects.filter(owner=handover.from_user, status=TaskStatus.OPEN)
+    if handover.starts_on is not None and handover.starts_on <= today:
+        return tasks.filter(due_on__lte=handover.ends_on)
+    return tasks.filter(due_on__range=(handover.starts_on, handover.ends_on))
 
 
 def handover_return(*, handover: HandOver, by: User | None, now: datetime | None = None) -> int:
     """Give back the absence's tasks the stand-in has not completed; returns how many.
 
     Only tasks this hand-over moved, still open and still with the stand-in, go back: a
-    task the stand-in passed on, or completed, stays where it is.
+    task the stand-in passed on, or completed, stays where it is. Nothing goes back to a
+    user who has been deactivated meanwhile: the tasks stay with the stand-in.
     """
     now = now or timezone.now()
     with transaction.atomic():
         locked = HandOver.objects.filter(pk=handover.pk, returned_at__isnull=True).update(
             returned_at=now, updated_at=now
         )
-        if not locked:
+        if not locked or not handover.from_user.is_active:
             return 0
         moved_ids = Move.objects.filter(
             handover=handover, kind=MoveKind.TASK, is_return=False
         ).values("object_id")
         back = Task.objects.filter(id__in=moved_ids, status=TaskStatus.OPEN, owner=handover.to_user)
-        count = _record_moves(
+        return _owners_change(
             MoveKind.TASK,
             back,
+            from_user=handover.to_user,
             to_user=handover.from_user,
             by=by,
             handover=handover,
             now=now,
             is_return=True,
         )
-        if count:
-            back.update(owner=handover.from_user, updated_at=now)
-    return count
 
 
 def handover_return_due(*, now: datetime | None = None) -> int:
@@ -405,11 +485,6 @@ def agenda_tick(*, now: datetime) -> dict[str, int]:
         return {"absence_moved": 0, "returned": 0}
     returned = handover_return_due(now=now)
     return {"absence_moved": handover_apply_absences(today=today), "returned": returned}
-
-
-def tasks_for_ids(visible: QuerySet[Task], ids: Iterable[int]) -> QuerySet[Task]:
-    """The selected tasks among those the user may see (a forged id selects nothing)."""
-    return visible.filter(id__in=[i for i in ids if i > 0])
 
 
 def task_for_detractor(

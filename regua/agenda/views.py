@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -78,7 +79,9 @@ def _agenda_scope(request: HttpRequest) -> Scope:
 
 def _back(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -246,13 +249,23 @@ def task_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
     task = _visible_task(request, task_id)
+    # The bound form copies the posted owner onto the task: keep the stored one to compare.
+    stored_owner = task.owner
     form = TaskForm(request.POST or None, instance=task)
     if request.method == "POST" and form.is_valid():
         user = _user(request)
-        if form.cleaned_data["owner"] != task.owner and not user.sees_all_contacts:
+        new_owner = form.cleaned_data["owner"]
+        if new_owner != stored_owner and not user.sees_all_contacts:
             form.add_error("owner", _("Use the hand-over to give a task to a colleague."))
         else:
-            form.save()
+            with transaction.atomic():
+                edited = form.save(commit=False)
+                edited.owner = stored_owner
+                edited.save()
+                if new_owner != stored_owner:  # a change of hands is a recorded move
+                    tasks_reassign(
+                        tasks=Task.objects.filter(pk=task.pk), to_user=new_owner, by=user
+                    )
             messages.success(request, _("Task saved."))
             return redirect(_back(request, "agenda:today"))
     context: dict[str, Any] = {

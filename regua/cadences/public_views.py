@@ -18,7 +18,13 @@ from regua.customers.models import Channel, ConsentStatus
 
 from . import tokens
 from .models import Delivery
-from .tracking import contact_unsubscribe, delivery_clicked, delivery_opened, event_record
+from .tracking import (
+    contact_unsubscribe,
+    delivery_clicked,
+    delivery_opened,
+    event_record,
+    event_recorded,
+)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP]
@@ -102,7 +108,11 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(contact.language):
         if request.method == "POST":
             raw = request.POST.get("score", "")
-            if raw.isdigit() and 0 <= int(raw) <= 10:
+            if event_recorded(delivery, "nps_answered"):
+                # One answer per survey link: a second post (a reload, a reused link)
+                # changes nothing and does not call a detractor twice.
+                answered = True
+            elif raw.isdigit() and 0 <= int(raw) <= 10:
                 score = int(raw)
                 comment = request.POST.get("comment", "")[:2000]
                 category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
@@ -140,7 +150,8 @@ def _close_the_loop(
     from regua.loyalty.services import referral_codes_ensure
 
     if category == "detractor":
-        task_for_detractor(contact=delivery.contact, score=score, comment=comment, now=now)
+        with translation.override(settings.LANGUAGE_CODE):  # the team reads it, not the contact
+            task_for_detractor(contact=delivery.contact, score=score, comment=comment, now=now)
     elif category == "promoter":
         code = referral_codes_ensure(contact_ids=[delivery.contact_id])[delivery.contact_id]
         event_record(delivery, "referral_invited", now, {"score": score, "referral_code": code})

@@ -164,7 +164,7 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
         tally.exited += _goals(cadence, since, now)
     # Read once per régua, and only when a step may hand its message to an owner.
     dedicated = (
-        relationship.dedicated_q(today=now.date())
+        relationship.dedicated_q(today=timezone.localdate(now))
         if any(step.may_become_task for step in steps)
         else None
     )

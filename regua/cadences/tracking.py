@@ -21,12 +21,25 @@ from regua.events.models import Event
 from .models import Delivery, DeliveryStatus, Suppression, SuppressionReason
 
 
+def _fingerprint_of(delivery: Delivery, name: str) -> int:
+    value, _ = fingerprint(f"{name}:{delivery.pk}", {})
+    return value
+
+
+def event_recorded(delivery: Delivery, name: str) -> bool:
+    """Whether the delivery already has an event of this kind (a survey answered)."""
+    return Event.objects.filter(
+        contact_id=delivery.contact_id, name=name, fingerprint=_fingerprint_of(delivery, name)
+    ).exists()
+
+
 def event_record(
     delivery: Delivery, name: str, at: datetime, properties: dict | None = None
 ) -> None:
-    """An engagement event on the timeline, once per delivery and kind."""
+    """An engagement event on the timeline, once per delivery, kind and moment (callers
+    guard the once: the delivery's opened_at, clicked_at, a survey's first answer)."""
     props = {"regua": delivery.cadence.key, "step": delivery.step.key, **(properties or {})}
-    value, _ = fingerprint(f"{name}:{delivery.pk}", {})
+    value = _fingerprint_of(delivery, name)
     try:
         with transaction.atomic():
             Event.objects.create(
