@@ -184,8 +184,8 @@ def task_complete(
             _owners_change(
                 MoveKind.TASK,
                 Task.objects.filter(pk=follow_up.pk),
-                from_user=follow_up.owner,
-                to_user=follow_up.owner,  # stays with the stand-in until the return
+                from_user=owner,
+                to_user=owner,  # stays with the stand-in until the return
                 by=by,
                 handover=absence,
                 now=now,
