@@ -361,16 +361,13 @@ def _owners_change(
     now: datetime,
     is_return: bool = False,
 ) -> int:
-    """Give `rows`, all owned by `from_user`, to `to_user`, with one Move per row moved.
+    """Give `rows`, all owned by `from_user`, to `to_user`, with one Move per row moved:
+    an INSERT … SELECT of the moves, then one UPDATE, inside the caller's transaction.
 
-    PostgreSQL: one statement, `WITH moved AS (UPDATE … RETURNING id) INSERT INTO
-    agenda_move … SELECT FROM moved`, so exactly the rows updated are recorded, even if
-    another transaction changed some of them meanwhile (the UPDATE re-checks the owner
-    of each row it locks). SQLite: the INSERT … SELECT, then the UPDATE; nothing else can
-    write between them, since a write transaction holds the database.
+    (A single `WITH … UPDATE … RETURNING` statement on PostgreSQL was tried: its plan
+    for 50,000 contacts ran for minutes. The UPDATE re-checks the owner, so a row another
+    transaction gave away meanwhile is not taken; workers serialise on the hand-over row.)
     """
-    model = rows.model
-    table = model._meta.db_table
     select, params = rows.order_by().values("id").query.sql_with_params()
     at = db_datetime_adapter()(now)
     move = [kind, from_user.pk if from_user else None, to_user.pk]
@@ -378,27 +375,17 @@ def _owners_change(
     columns = (
         "kind, object_id, from_user_id, to_user_id, moved_by_id, handover_id, is_return, created_at"
     )
-    owner_is = "owner_id = %s" if from_user else "owner_id IS NULL"
-    owner = [from_user.pk] if from_user else []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH moved AS (UPDATE {table} SET owner_id = %s, updated_at = %s "
-                f"WHERE {owner_is} AND id IN ({select}) RETURNING id) "
-                f"INSERT INTO {Move._meta.db_table} ({columns}) "
-                f"SELECT %s, moved.id, %s, %s, %s, %s, %s, %s FROM moved",
-                [to_user.pk, at, *owner, *params, *move],
-            )
-            return cursor.rowcount
         cursor.execute(
             f"INSERT INTO {Move._meta.db_table} ({columns}) "
             f"SELECT %s, moving.id, %s, %s, %s, %s, %s, %s FROM ({select}) moving",
-            [move[0], *move[1:], *params],
+            [*move, *params],
         )
         count = cursor.rowcount
-        if count:
-            rows.update(owner=to_user, updated_at=now)
-        return count
+    if count:
+        owned = rows.filter(owner=from_user) if from_user else rows.filter(owner__isnull=True)
+        owned.update(owner=to_user, updated_at=now)
+    return count
 
 
 def handover_apply_absences(*, today: date) -> int:
