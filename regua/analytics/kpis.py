@@ -96,6 +96,11 @@ def retention_rate(at_start: int, acquired: int, at_end: int) -> float | None:
     return rate(at_end - acquired, at_start)
 
 
+def nps_category(score: int) -> str:
+    """An NPS answer's category: promoter (9–10), passive (7–8) or detractor (0–6)."""
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
 def nps(promoters: int, detractors: int, answers: int) -> float | None:
     if not answers:
         return None

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from regua.analytics.kpis import nps_category
 from regua.customers.models import Channel, ConsentStatus
 
 from . import tokens
@@ -115,7 +116,7 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
             elif raw.isdigit() and 0 <= int(raw) <= 10:
                 score = int(raw)
                 comment = request.POST.get("comment", "")[:2000]
-                category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+                category = nps_category(score)
                 now = timezone.now()
                 event_record(
                     delivery,

@@ -234,7 +234,9 @@ def _nps_answer(event: Event | None) -> dict[str, Any] | None:
     if event is None or not isinstance(event.properties.get("score"), int | float):
         return None
     score = int(event.properties["score"])
-    category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    from regua.analytics.kpis import nps_category
+
+    category = nps_category(score)
     return {"score": score, "category": category, "at": event.occurred_at}
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from regua.analytics.kpis import nps_category
 from regua.lib import dates_br
 from regua.lib.brazil import state_time_zone
 from regua.lib.text import fold, search_key
@@ -633,7 +634,7 @@ def _event_rows(
             CODE["nps_answered"],
             answer_at,
             [
-                f'{{"score":{score},"category":"{_nps_category(score)}"}}'
+                f'{{"score":{score},"category":"{nps_category(score)}"}}'
                 for score in scores.tolist()
             ],
         )
@@ -651,10 +652,6 @@ def _event_rows(
         if row not in seen:
             seen.add(row)
             block.events.append((*row, fingerprint(props[k]), "demo", when_text[j]))
-
-
-def _nps_category(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
 def _interaction_rows(
