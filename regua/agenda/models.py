@@ -230,6 +230,18 @@ class MoveKind(models.TextChoices):
     COMPANY = "company", _("Company")
 
 
+def _history_user() -> models.ForeignKey:
+    """A user column of the move history: no index, no database constraint (see Move)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+
 class Move(models.Model):
     """Append-only record of one thing changing hands: who had it, who has it, who did it.
 
@@ -243,30 +255,9 @@ class Move(models.Model):
     # constraint in the database (PostgreSQL checks those one row at a time at commit:
     # 150,000 moves cost seconds). The history keeps a user's id even if the user is
     # deleted; users are deactivated, not deleted.
-    from_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    moved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    from_user = _history_user()
+    to_user = _history_user()
+    moved_by = _history_user()
     handover = models.ForeignKey(
         HandOver,
         on_delete=models.CASCADE,
