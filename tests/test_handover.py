@@ -34,6 +34,12 @@ def _task(owner: User, due_on: date, **fields: Any) -> Task:
     return Task.objects.create(owner=owner, due_on=due_on, title="Ligar", **fields)
 
 
+def _absence(away: User, stand_in: User, by: User, first: date, last: date) -> HandOver:
+    return handover_create(
+        from_user=away, to_user=stand_in, scope="tasks", starts_on=first, ends_on=last, by=by
+    )
+
+
 def test_a_portfolio_changes_hands_with_its_contacts_companies_and_open_tasks(
     alice: User, bob: User, manager: User, make_contact: Callable[..., Contact], today: date
 ) -> None:
@@ -150,14 +156,7 @@ def test_an_absence_can_be_ended_early_from_the_page(
     alice: User, bob: User, manager: User, client_for: Callable[[User], Client], today: date
 ) -> None:
     task = _task(alice, today + timedelta(days=1))
-    absence = handover_create(
-        from_user=alice,
-        to_user=bob,
-        scope="tasks",
-        starts_on=today,
-        ends_on=today + timedelta(days=5),
-        by=manager,
-    )
+    absence = _absence(alice, bob, manager, today, today + timedelta(days=5))
     task.refresh_from_db()
     assert task.owner == bob
     client_for(alice).post(reverse("agenda:handover_return", args=[absence.pk]))
@@ -244,14 +243,7 @@ def test_an_absence_that_has_begun_also_takes_the_overdue_tasks(
     alice: User, bob: User, manager: User, today: date
 ) -> None:
     overdue = _task(alice, today - timedelta(days=3))
-    handover_create(
-        from_user=alice,
-        to_user=bob,
-        scope="tasks",
-        starts_on=today,
-        ends_on=today + timedelta(days=2),
-        by=manager,
-    )
+    _absence(alice, bob, manager, today, today + timedelta(days=2))
     overdue.refresh_from_db()
     assert overdue.owner == bob
 
@@ -260,14 +252,7 @@ def test_nothing_goes_back_to_a_user_who_has_left(
     alice: User, bob: User, manager: User, today: date
 ) -> None:
     task = _task(alice, today + timedelta(days=1))
-    handover_create(
-        from_user=alice,
-        to_user=bob,
-        scope="tasks",
-        starts_on=today,
-        ends_on=today + timedelta(days=2),
-        by=manager,
-    )
+    _absence(alice, bob, manager, today, today + timedelta(days=2))
     alice.is_active = False
     alice.save()
     assert agenda_tick(now=timezone.now() + timedelta(days=5))["returned"] == 0
