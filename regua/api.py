@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from regua.commerce.api import router as orders
 from regua.core.api import AUTH
 from regua.customers.api import router as contacts
+from regua.desk.api import router as desk
 from regua.events.api import router as events
 from regua.loyalty.api import router as loyalty
 
@@ -23,3 +24,4 @@ api.add_router("/", contacts)
 api.add_router("/", events)
 api.add_router("/", orders)
 api.add_router("/", loyalty)
+api.add_router("/", desk)

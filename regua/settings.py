@@ -44,7 +44,9 @@ INSTALLED_APPS = [
     "regua.analytics",
     "regua.segments",
     "regua.loyalty",
+    "regua.faq",
     "regua.accounts",
+    "regua.desk",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",
@@ -244,6 +246,17 @@ REGUA_LOYALTY_MILESTONES = sorted(
 )
 REGUA_LOYALTY_REFRESH_MINUTES = env_int("REGUA_LOYALTY_REFRESH_MINUTES", 60)
 REGUA_LOYALTY_SHOP_URL = env_str("REGUA_LOYALTY_SHOP_URL", "")
+
+# The service desk (docs/desk.md): the address customers reply to (a "+tag" carrying
+# the ticket is added to it; empty: DEFAULT_FROM_EMAIL without a tag), days after which a
+# resolved ticket closes by itself, days during which a rating can still be changed.
+REGUA_DESK_REPLY_ADDRESS = env_str("REGUA_DESK_REPLY_ADDRESS", "")
+REGUA_DESK_CLOSE_AFTER_DAYS = env_int("REGUA_DESK_CLOSE_AFTER_DAYS", 7)
+REGUA_DESK_RATING_DAYS = env_int("REGUA_DESK_RATING_DAYS", 14)
+# The public contact form: submissions per address and hour before it asks to wait.
+REGUA_DESK_FORM_PER_HOUR = env_int("REGUA_DESK_FORM_PER_HOUR", 10)
+# NPS: hours during which a customer may change the answer they gave.
+REGUA_NPS_EDIT_HOURS = env_int("REGUA_NPS_EDIT_HOURS", 24)
 
 # Largest CSV upload accepted by the import page, in megabytes.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512)

@@ -10,7 +10,10 @@ from django.db.models import Count, Max, Min
 
 from regua.commerce.models import Order, OrderItem
 from regua.customers.models import Company, Consent, Contact, ContactRole, StageChange
+from regua.desk.models import Ticket
+from regua.desk.reports import sla_report
 from regua.events.models import Event
+from regua.faq.models import Article
 from regua.users.models import User
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -82,6 +85,12 @@ def test_the_demo_is_a_believable_shop_and_the_same_for_a_seed(capsys) -> None: 
     assert Consent.objects.filter(channel="email", status="granted").count() > contacts / 2
     assert Contact.objects.filter(state="SP").exists()
     assert Contact.objects.values("city").annotate(n=Count("id")).count() > 10
+    # a service desk with months of tickets, the complaints among them, mostly in time
+    assert Ticket.objects.filter(kind="complaint").exists()
+    assert Ticket.objects.filter(status__in=["new", "open"]).exists()
+    total, _rows = sla_report(Ticket.objects.all(), "month")
+    assert total.met_rate is not None and 50 < total.met_rate < 100
+    assert Article.objects.filter(published=True, language="pt-br").exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,9 +19,11 @@ from . import rfm
 from .dashboard import COLUMN_LABELS, TABLE_TITLES, Filter, snapshot_for
 from .kpis import KPI_TEXT, PART_LABELS
 from .models import Snapshot
+from .nps import nps_report
 from .tasks import dashboard_refresh_job
 
 PERIOD_DAYS = 30
+NPS_PERIOD_DAYS = 90
 STUCK_AFTER = timedelta(minutes=15)
 
 
@@ -32,10 +34,10 @@ def _date(value: str | None, default: date) -> date:
         return default
 
 
-def _filters(request: HttpRequest) -> Filter:
+def _filters(request: HttpRequest, *, days: int = PERIOD_DAYS) -> Filter:
     today = timezone.localdate()
     end = _date(request.GET.get("end"), today)
-    start = _date(request.GET.get("start"), end - timedelta(days=PERIOD_DAYS - 1))
+    start = _date(request.GET.get("start"), end - timedelta(days=days - 1))
     if start > end:
         start, end = end, start
     segment = request.GET.get("segment", "")
@@ -150,3 +152,29 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
         rows = [[str(KPI_TEXT[k][0]), value, str(KPI_TEXT[k][1])] for k, value, _f in rows]
     header = [str(COLUMN_LABELS.get(c, c)) for c in data["columns"]]
     return csv_response(f"{table}-{snapshot.as_of}.csv", header, rows, stream=False)
+
+
+@login_required
+def nps(request: HttpRequest) -> HttpResponse:
+    """NPS by period, segment and régua, with the latest comments; computed live (a few
+    aggregate queries over the answers, no snapshot needed)."""
+    filters = _filters(request, days=NPS_PERIOD_DAYS)
+    report = nps_report(start=filters.start, end=filters.end, contacts=filters.contacts())
+    trend = {
+        "labels": [row.month.strftime("%Y-%m") for row in report.months],
+        "nps": [
+            None if row.counts.nps is None else round(row.counts.nps, 1) for row in report.months
+        ],
+        "title": str(KPI_TEXT["nps"][0]),
+    }
+    return render(
+        request,
+        "analytics/nps.html",
+        {
+            "filters": filters,
+            "report": report,
+            "formula": KPI_TEXT["nps"][1],
+            "segments": Segment.objects.all(),
+            "trend": trend,
+        },
+    )

@@ -5,7 +5,7 @@ nobody can probe which deliveries exist.
 """
 
 import base64
-from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,18 +14,12 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from regua.analytics.kpis import nps_category
 from regua.customers.models import Channel, ConsentStatus
 
 from . import tokens
 from .models import Delivery
-from .tracking import (
-    contact_unsubscribe,
-    delivery_clicked,
-    delivery_opened,
-    event_record,
-    event_recorded,
-)
+from .surveys import Outcome, survey_answer, survey_answer_of
+from .tracking import contact_unsubscribe, delivery_clicked, delivery_opened
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP]
@@ -101,58 +95,49 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # reached from an e-mail; the signed token is the proof
 @require_http_methods(["GET", "POST"])
 def survey(request: HttpRequest, token: str) -> HttpResponse:
-    """The NPS question: 0–10 and an optional comment; the answer joins the timeline."""
+    """The NPS question: 0–10 and an optional comment; the answer joins the timeline.
+
+    Within the edit window the link shows the answer given, to change it (surveys.py);
+    afterwards it says the answer stands."""
     delivery = _delivery("survey", token)
     contact = delivery.contact
+    now = timezone.now()
+    answer = survey_answer_of(delivery)
     error = ""
-    answered = False
+    outcome = None
     with translation.override(contact.language):
         if request.method == "POST":
             raw = request.POST.get("score", "")
-            if event_recorded(delivery, "nps_answered"):
-                # One answer per survey link: a second post (a reload, a reused link)
-                # changes nothing and does not call a detractor twice.
-                answered = True
-            elif raw.isdigit() and 0 <= int(raw) <= 10:
-                score = int(raw)
-                comment = request.POST.get("comment", "")[:2000]
-                category = nps_category(score)
-                now = timezone.now()
-                event_record(
-                    delivery,
-                    "nps_answered",
-                    now,
-                    {"score": score, "category": category, "comment": comment},
-                )
-                _close_the_loop(delivery, score, category, comment, now)
-                answered = True
+            if raw.isdigit() and 0 <= int(raw) <= 10:
+                comment = request.POST.get("comment", "")
+                outcome = survey_answer(delivery=delivery, score=int(raw), comment=comment, now=now)
+                answer = survey_answer_of(delivery)
+            elif answer is not None and not answer.editable(now):
+                outcome = Outcome.CLOSED
             else:
                 error = translation.gettext("Choose a score from 0 to 10.")
+        elif answer is not None and not answer.editable(now):
+            outcome = Outcome.CLOSED
         return render(
             request,
             "cadences/public/survey.html",
             {
                 "brand": settings.REGUA_BRAND_NAME,
                 "contact": contact,
+                "contact_zone": _zone(contact.time_zone),
                 "scores": range(11),
-                "answered": answered,
+                "answer": answer,
+                "outcome": outcome,
+                "answered": outcome is not None,
+                "editable": answer is not None and answer.editable(now),
                 "error": error,
                 "language": contact.language,
             },
         )
 
 
-def _close_the_loop(
-    delivery: Delivery, score: int, category: str, comment: str, now: datetime
-) -> None:
-    """A detractor gets a call from the owner by the next business day; a promoter gets
-    a referral invitation event (with their referral code) that a régua can trigger on."""
-    from regua.agenda.services import task_for_detractor
-    from regua.loyalty.services import referral_codes_ensure
-
-    if category == "detractor":
-        with translation.override(settings.LANGUAGE_CODE):  # the team reads it, not the contact
-            task_for_detractor(contact=delivery.contact, score=score, comment=comment, now=now)
-    elif category == "promoter":
-        code = referral_codes_ensure(contact_ids=[delivery.contact_id])[delivery.contact_id]
-        event_record(delivery, "referral_invited", now, {"score": score, "referral_code": code})
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo(settings.TIME_ZONE)

@@ -20,6 +20,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape
@@ -593,6 +594,29 @@ def render_message(
     body = _render_or_raise(texts["body"], f"{language}.body", wrapped)
     page = _email_html(subject, body, context, language, track) if channel == "email" else ""
     return Rendered(subject=subject, text=body_to_text(body), html=page)
+
+
+def render_text(source: str, field: str, context: Mapping[str, Any]) -> str:
+    """One template text rendered with `context` (the service desk's reply templates);
+    raises RenderError with the field and line when it fails."""
+    return _render_or_raise(source, field, _wrap_context(context))
+
+
+def check_text(source: str, field: str, context: Mapping[str, Any]) -> list[TemplateProblem]:
+    """What is wrong with one template text rendered against `context`; [] when fine."""
+    try:
+        _compile(source, field)
+        _render(source, field, context)
+    except Exception as error:  # any failure of a user's template is a problem to report
+        return [_problem(field, error)]
+    return []
+
+
+def branded_html(subject: str, body: str, language: str) -> str:
+    """A plain-text body in the brand's e-mail layout, without unsubscribe links: what a
+    one-to-one message (a ticket reply) looks like."""
+    brand = {"name": settings.REGUA_BRAND_NAME, "site_url": settings.REGUA_SITE_URL}
+    return _email_html(subject, body, {"brand": brand}, language, None)
 
 
 def _render_or_raise(source: str, field: str, wrapped: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -26,11 +27,20 @@ def _fingerprint_of(delivery: Delivery, name: str) -> int:
     return value
 
 
-def event_recorded(delivery: Delivery, name: str) -> bool:
-    """Whether the delivery already has an event of this kind (a survey answered)."""
+def _events_of(delivery: Delivery, name: str) -> QuerySet[Event]:
     return Event.objects.filter(
         contact_id=delivery.contact_id, name=name, fingerprint=_fingerprint_of(delivery, name)
-    ).exists()
+    )
+
+
+def event_recorded(delivery: Delivery, name: str) -> bool:
+    """Whether the delivery already has an event of this kind (a survey answered)."""
+    return _events_of(delivery, name).exists()
+
+
+def event_lookup(delivery: Delivery, name: str) -> Event | None:
+    """The delivery's event of this kind (a survey answer, to show back or amend)."""
+    return _events_of(delivery, name).first()
 
 
 def event_record(

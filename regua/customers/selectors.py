@@ -197,6 +197,7 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
     from regua.analytics.recommendations import recommendations
     from regua.analytics.rfm import ACTIVITY_CELLS, SEGMENT_MAP
     from regua.cadences.upcoming import upcoming_steps
+    from regua.desk.selectors import contact_tickets
 
     score = CustomerScore.objects.filter(contact=contact).first()
     bought = set(OrderItem.objects.filter(order__contact=contact).values_list("sku", flat=True))
@@ -213,6 +214,7 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         "loyalty": loyalty_summary(contact),
         "power_maps": [(role, company_power_map(role.company)) for role in roles],
         "open_tasks": contact_open_tasks(contact.pk),
+        "tickets": contact_tickets(contact.pk),
         "upcoming": upcoming_steps(contact.pk, timezone.now()),
         "nps": _nps_answer(nps),
         "score": score,

@@ -11,7 +11,12 @@ class Event(models.Model):
     sent twice — a retried API call, a re-imported file — is stored once. The fingerprint
     is a 64-bit hash of the sender's event id, or of the properties when there is none.
     The same unique index serves the engine's "events of this contact by name and time".
-    No updated_at: events are never changed.
+    No updated_at: events are never changed, with one exception. An `nps_answered`
+    event from a survey link is amended in place when the customer changes the answer
+    within REGUA_NPS_EDIT_HOURS (its properties get the new score, category and comment
+    and an `edited_at`; its identity and time stay): a second event would count the same
+    customer twice in the NPS, and the first answer, superseded within minutes or hours
+    by the customer, is not a fact worth keeping. See regua/cadences/surveys.py.
     """
 
     contact = models.ForeignKey(

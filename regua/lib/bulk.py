@@ -335,3 +335,16 @@ def insert_select(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params, *where_params])
         return max(cursor.rowcount, 0)
+
+
+@contextmanager
+def created_as_given(model: type[models.Model], field: str = "created_at") -> Iterator[None]:
+    """bulk_create keeping each row's own creation time: auto_now_add stamps the wall
+    clock otherwise. For data spread over the past (the demo, the benchmarks) written
+    by one process; not for request handling."""
+    column = model._meta.get_field(field)
+    column.auto_now_add = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        column.auto_now_add = True  # type: ignore[attr-defined]

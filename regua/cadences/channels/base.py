@@ -16,6 +16,8 @@ class Outgoing:
     headers: dict[str, str] = field(default_factory=dict)
     # What structured channels (task, webhook) need beyond the text.
     payload: dict[str, Any] = field(default_factory=dict)
+    # Files sent along (name, content, content type): the service desk's replies.
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

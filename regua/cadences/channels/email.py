@@ -40,7 +40,7 @@ class EmailBackend:
         if self.broken:
             return Result.retry(self.broken)
         try:
-            if isinstance(self.connection, SMTPBackend):
+            if isinstance(self.connection, SMTPBackend) and not message.attachments:
                 sent = self._send_smtp(message)
             else:
                 sent = self._send_django(message)
@@ -90,8 +90,11 @@ class EmailBackend:
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
+        for name, content, content_type in message.attachments:
+            email.attach(name, content, content_type or None)
         # Provider backends (anymail) send this along and return it in tracking events.
-        email.metadata = {"regua_delivery": str(message.delivery_id)}  # type: ignore[attr-defined]
+        if message.delivery_id:
+            email.metadata = {"regua_delivery": str(message.delivery_id)}  # type: ignore[attr-defined]
         return bool(self.connection.send_messages([email]))
 
     def _reset(self) -> None:

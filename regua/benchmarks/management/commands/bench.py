@@ -37,15 +37,36 @@ class Command(BaseCommand):
         parser.add_argument("--api-batches", type=int, default=100)
         parser.add_argument(
             "--only",
-            choices=["demo", "pages", "imports", "api", "engine", "latency", "analytics", "agenda"],
+            choices=[
+                "demo",
+                "pages",
+                "imports",
+                "api",
+                "engine",
+                "latency",
+                "analytics",
+                "agenda",
+                "desk",
+            ],
             action="append",
         )
+        parser.add_argument("--desk-tickets", type=int, default=1_000_000)
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         only = set(
             options["only"]
-            or ["demo", "pages", "imports", "api", "engine", "latency", "analytics", "agenda"]
+            or [
+                "demo",
+                "pages",
+                "imports",
+                "api",
+                "engine",
+                "latency",
+                "analytics",
+                "agenda",
+                "desk",
+            ]
         )
         report: dict[str, Any] = {"machine": measure.machine()}
         if "demo" in only and not options["keep_data"]:
@@ -186,6 +207,33 @@ class Command(BaseCommand):
                 f"portfolio hand-over ({moved['contacts']:,} contacts, {moved['tasks']:,} tasks)",
                 f"median {moved['median_s']:.2f} s",
                 5 / moved["median_s"],
+            )
+        if "desk" in only:
+            from regua.benchmarks.desk import desk
+
+            report["desk"] = figures = desk(runs=options["runs"], tickets=options["desk_tickets"])
+            for page in (
+                "queue",
+                "queue_page_2",
+                "queue_one_agent",
+                "queue_complaints",
+                "queue_breached",
+                "queue_all_closed",
+                "queue_search_number",
+                "ticket_page",
+            ):
+                self._line(
+                    f"desk {page}, {figures['tickets_in_table']:,} tickets",
+                    f"median {figures[page]['median_ms']:.1f} ms, "
+                    f"p95 {figures[page]['p95_ms']:.1f} ms",
+                    100 / figures[page]["median_ms"],
+                )
+            clocks = figures["clocks"]
+            self._line(
+                "SLA due times of a new ticket",
+                f"{clocks['due_times_per_ticket_us']:.1f} µs "
+                f"(minute walk {clocks['minute_walk_us']:.0f} µs for the first response)",
+                1000 / clocks["due_times_per_ticket_us"],
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)

@@ -66,6 +66,7 @@ class Command(BaseCommand):
         from regua.analytics.services import scores_refresh_daily
         from regua.cadences.sending import send_due
         from regua.cadences.tick import tick
+        from regua.desk.services import desk_tick
         from regua.loyalty.services import loyalty_refresh_due
 
         stopping = False
@@ -88,6 +89,9 @@ class Command(BaseCommand):
                     scores_refresh_daily(now=timezone.now())
                     agenda_tick(now=timezone.now())
                     loyalty_refresh_due(now=timezone.now())
+                    desk = desk_tick(now=timezone.now())
+                    if desk.warned or desk.breached or desk.sent or desk.failed:
+                        log.info("desk: %s", desk)
                 sent = send_due(max_batches=1, should_stop=lambda: stopping)
             except OperationalError as error:  # a locked SQLite file: try again shortly
                 log.warning("worker: %s", error)

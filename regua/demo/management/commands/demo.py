@@ -21,6 +21,8 @@ from regua.accounts.demo import accounts_demo
 from regua.agenda.demo import agenda_demo
 from regua.analytics.services import scores_refresh
 from regua.customers.models import Contact
+from regua.desk.demo import desk_demo
+from regua.faq.demo import faq_demo
 from regua.lib.pipeline import can_fork, in_child
 from regua.loyalty.demo import loyalty_demo
 
@@ -125,6 +127,9 @@ class Command(BaseCommand):
         loyalty_demo(now)
         accounts_demo(now)
         agenda_demo(now=now)
+        self.stdout.write("Opening the service desk and the help centre…")
+        desk_demo(now)
+        faq_demo()
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Demo loaded in {elapsed:.1f} s: {totals['customers_contact']:,} contacts, "

@@ -1,0 +1,97 @@
+"""Inbound e-mail: a provider's inbound webhook (through django-anymail: Postmark,
+SendGrid, Mailgun, Amazon SES, Brevo, …, at /anymail/<provider>/inbound/) becomes a new
+ticket, or a message on the ticket it answers (mail.thread_of).
+
+The sender becomes a contact when the address is new. Quoted history below the reply
+("Em … escreveu:", "On … wrote:", lines starting with ">") is dropped: the ticket already
+holds it.
+"""
+
+import logging
+import re
+from typing import Any
+
+from anymail.signals import inbound
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from regua.customers.models import Contact
+
+from .mail import thread_of
+from .models import Ticket, TicketChannel
+from .services import DeskError, File, ticket_customer_message, ticket_open
+
+log = logging.getLogger(__name__)
+
+_QUOTE_HEADER = re.compile(
+    r"^\s*(Em .{3,200} escreveu:|On .{3,200} wrote:|-----Original Message-----|"
+    r"-----Mensagem original-----|De: .+|From: .+)\s*$",
+    re.IGNORECASE,
+)
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of a reply: the lines before the quoted history."""
+    kept = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if _QUOTE_HEADER.match(line) or line.startswith(">"):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip() or text.strip()
+
+
+@receiver(inbound, dispatch_uid="regua.desk.inbound")
+def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    message = event.message
+    try:
+        ticket_from_email(message)
+    except DeskError as error:
+        # Recorded, not raised: a 500 would make the provider retry the same message.
+        log.warning("inbound e-mail from %s not taken: %s", message.from_email, error.message)
+
+
+def ticket_from_email(message: Any) -> Ticket | None:
+    """The ticket the inbound `message` (an AnymailInboundMessage) opened or joined."""
+    sender = message.from_email
+    address = (sender.addr_spec if sender else "").strip().lower()
+    if not address or "@" not in address:
+        raise DeskError("from", "no sender address")
+    recipients = [str(a.addr_spec) for a in (message.to or [])]
+    envelope = message.get("X-Original-To") or ""
+    recipients += [envelope, str(getattr(message, "envelope_recipient", "") or "")]
+    headers = [message.get("In-Reply-To") or "", message.get("References") or ""]
+    subject = message.subject or ""
+    body = strip_quoted(message.text or _html_text(message.html or ""))
+    files = [
+        File(a.get_filename() or "file", a.get_content_bytes(), a.get_content_type())
+        for a in message.attachments
+    ]
+    message_id = (message.get("Message-ID") or "").strip()
+    ticket = thread_of(recipients, headers, subject, address)
+    now = timezone.now()
+    if ticket is not None:
+        ticket_customer_message(ticket, body=body, message_id=message_id, files=files, now=now)
+        return ticket
+    contact = Contact.objects.filter(email__iexact=address).first()
+    if contact is None:
+        name = (sender.display_name or "").strip()
+        first, _space, last = name.partition(" ")
+        contact = Contact.objects.create(
+            email=address, first_name=first[:100], last_name=last[:100]
+        )
+    return ticket_open(
+        contact=contact,
+        subject=subject or body[:80] or _("(no subject)"),
+        body=body or _("(no text)"),
+        channel=TicketChannel.EMAIL,
+        files=files,
+        message_id=message_id,
+        now=now,
+    )
+
+
+def _html_text(html: str) -> str:
+    from django.utils.html import strip_tags
+
+    return strip_tags(re.sub(r"<br\s*/?>|</p>", "\n", html, flags=re.IGNORECASE))
