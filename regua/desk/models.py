@@ -289,6 +289,13 @@ class Ticket(TimeStamped):
             models.Index(fields=["assignee", "status", "due_at", "id"], name="desk_assignee_idx"),
             models.Index(fields=["contact", "created_at"], name="desk_contact_idx"),
             models.Index(fields=["created_at"], name="desk_created_idx"),
+            # The queue's "SLA breached" filter: few tickets, walked in the queue's order.
+            models.Index(
+                fields=["status", "due_at", "id"],
+                name="desk_breached_idx",
+                condition=models.Q(first_response_breached_at__isnull=False)
+                | models.Q(resolution_breached_at__isnull=False),
+            ),
             # The worker's warnings and breaches: only tickets whose clock runs.
             models.Index(
                 fields=["warn_at"],
