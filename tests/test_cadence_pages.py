@@ -1217,9 +1217,7 @@ def test_the_survey_asks_for_0_to_10_and_records_a_detractor(sent_email) -> None
     }
 
 
-def test_a_detractor_gets_a_call_from_the_owner_by_the_next_business_day(
-    sent_email, alice
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_detractor_gets_a_call_from_the_owner_by_the_next_business_day(sent_email, alice) -> None:  # type: ignore[no-untyped-def]
     from regua.agenda.models import Task
 
     # given Thursday 19 November 2026: Friday the 20th is Black Awareness Day (national)

@@ -728,3 +728,395 @@ def test_an_agent_logs_a_phone_ticket_with_an_attachment(client_for, alice, poli
         client_for(alice).get(f"/desk/attachments/{message.attachments.get().pk}/").status_code
         == 200
     )
+
+
+# -- Review: SLA bookkeeping across pauses, resolution and triage -------------------------
+
+
+def test_a_customer_thanking_after_the_resolution_is_no_resolution_breach(
+    policy, make_contact
+) -> None:
+    # given: a ticket resolved on Monday, well inside its 40 business hours
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    ticket_reply(
+        ticket,
+        by=agent,
+        body="Resolvido!",
+        status=TicketStatus.RESOLVED,
+        now=local(2026, 11, 23, 10),
+    )
+    # when: the customer answers "obrigado" two weeks later, and the worker runs
+    ticket_customer_message(ticket, body="Obrigado!", now=local(2026, 12, 7, 10, 0))
+    desk_tick(now=local(2026, 12, 7, 10, 1))
+    # then: the time it lay resolved does not count: 39 business hours are still left
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.OPEN
+    assert ticket.resolution_breached_at is None
+    calendar = sla.calendar_of(policy.calendar, ticket.created_at)
+    assert sla.remaining(ticket, calendar, local(2026, 12, 7, 10, 1)) == timedelta(
+        hours=39, minutes=-1
+    )
+
+
+def test_resolving_after_a_long_wait_on_the_customer_is_in_time(policy, make_contact) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    ticket_reply(
+        ticket, by=agent, body="Foto?", status=TicketStatus.WAITING, now=local(2026, 11, 23, 10)
+    )
+    # the customer never answers; the agent resolves it three weeks later
+    ticket_update(ticket, by=agent, status=TicketStatus.RESOLVED, now=local(2026, 12, 14, 10))
+    ticket.refresh_from_db()
+    assert ticket.resolution_breached_at is None
+    assert ticket.resolved_at <= ticket.resolution_due
+
+
+def test_waiting_before_the_first_reply_is_not_counted_as_response_time(
+    policy, make_contact
+) -> None:
+    # given: a ticket set to wait (no reply) one business hour after it opened
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    ticket_update(ticket, by=agent, status=TicketStatus.WAITING, now=local(2026, 11, 23, 10, 0))
+    # when: the agent replies two days later, while it still waits
+    ticket_reply(
+        ticket, by=agent, body="Oi", status=TicketStatus.WAITING, now=local(2026, 11, 25, 10)
+    )
+    # then: the first response took one business hour, in time; the clock still stands
+    ticket.refresh_from_db()
+    assert ticket.first_response_time == timedelta(hours=1)
+    assert ticket.first_response_breached_at is None and ticket.first_response_met is True
+    assert ticket.status == TicketStatus.WAITING and ticket.due_at is None
+    assert ticket.paused == timedelta(hours=18)
+
+
+def test_triaging_a_ticket_as_urgent_puts_it_under_the_urgent_policy(policy, make_contact) -> None:
+    urgent = SlaPolicy.objects.create(
+        name="Urgente",
+        position=1,
+        priority=4,
+        calendar=policy.calendar,
+        first_response_minutes=120,
+        warn_before_minutes=30,
+    )
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    # an e-mail opens as a normal question; the agent marks it urgent at 09:30
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    ticket_update(ticket, by=agent, priority=4, now=local(2026, 11, 23, 9, 30))
+    ticket.refresh_from_db()
+    assert ticket.policy == urgent
+    assert ticket.first_response_due == ticket.due_at == local(2026, 11, 23, 11, 0)
+    assert ticket.warn_at == local(2026, 11, 23, 10, 30)
+
+
+def test_a_deadline_moved_by_a_pause_is_warned_again(policy, make_contact) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0), assignee=agent)
+    ticket_reply(ticket, by=agent, body="Vamos ver.", now=local(2026, 11, 23, 10, 0))
+    # warned an hour before the resolution deadline (Friday 27/11 at 14:00)...
+    assert desk_tick(now=local(2026, 11, 27, 13, 5)).warned == 1
+    # ...then a week waiting on the customer, who answers: the deadline moves with it,
+    # to Friday 04/12 at 12:00, and its warning is due again
+    ticket_update(ticket, by=agent, status=TicketStatus.WAITING, now=local(2026, 11, 27, 13, 10))
+    ticket_customer_message(ticket, body="Segue.", now=local(2026, 12, 4, 11, 10))
+    ticket.refresh_from_db()
+    assert ticket.due_at == local(2026, 12, 4, 12, 0)
+    assert desk_tick(now=local(2026, 12, 4, 11, 15)).warned == 1
+    assert Task.objects.filter(source=TaskSource.SLA).count() == 2
+
+
+def test_a_warning_read_before_the_agent_answered_is_not_sent(
+    policy, make_contact, monkeypatch
+) -> None:
+    from regua.desk import services
+
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    first = _open(make_contact(), local(2026, 11, 23, 9, 0), assignee=agent)
+    second = _open(make_contact(), local(2026, 11, 23, 9, 1), assignee=agent)
+    notify = services._notify
+
+    def answer_meanwhile(user: User, title: str, text: str) -> None:
+        # while the worker mails the first warning, the agent answers the second ticket
+        notify(user, title, text)
+        ticket_reply(second, by=agent, body="Respondido.", now=local(2026, 11, 24, 9, 0))
+
+    monkeypatch.setattr(services, "_notify", answer_meanwhile)
+    assert desk_tick(now=local(2026, 11, 24, 9, 5)).warned == 1
+    assert Task.objects.filter(source=TaskSource.SLA).count() == 1
+    second.refresh_from_db()
+    assert second.warned_at is None  # its resolution deadline will warn in its time
+    first.refresh_from_db()
+    assert first.warned_at is not None
+
+
+# -- Review: double submits and duplicate deliveries --------------------------------------
+
+
+def test_a_reply_sent_twice_by_a_double_click_goes_out_once(
+    policy, make_contact, client_for, alice
+) -> None:
+    ticket = _open(make_contact(), timezone.now())
+    client = client_for(alice)
+    for _ in range(2):
+        response = client.post(
+            f"/desk/{ticket.pk}/reply/", {"body": "Já enviamos o código.", "status": "open"}
+        )
+        assert response.status_code == 302
+    assert Message.objects.filter(kind=MessageKind.REPLY).count() == 1
+    # a different text is a new reply
+    client.post(f"/desk/{ticket.pk}/reply/", {"body": "E a nota fiscal.", "status": "open"})
+    assert Message.objects.filter(kind=MessageKind.REPLY).count() == 2
+
+
+def test_the_public_form_sent_twice_opens_one_ticket(policy) -> None:
+    client = Client()
+    with time_machine.travel(timezone.now() - timedelta(seconds=10)):
+        data = _form_data()
+    first = client.post("/support/", data)
+    again = client.post("/support/", data)  # the browser's reload of the answer page
+    ticket = Ticket.objects.get()
+    assert f"#{ticket.pk}" in first.content.decode() and f"#{ticket.pk}" in again.content.decode()
+
+
+def test_an_inbound_e_mail_delivered_twice_opens_one_ticket(inbound) -> None:
+    message = _email("joana@cliente.com.br", "Troca", "Quero trocar.", message_id="<x1@c>")
+    assert _postmark(inbound, message).status_code == 200
+    assert _postmark(inbound, message).status_code == 200  # the provider's retry
+    assert Ticket.objects.count() == 1
+
+
+def test_the_public_form_answers_a_new_customer_in_the_language_they_wrote_in(policy) -> None:
+    with time_machine.travel(timezone.now() - timedelta(seconds=10)):
+        data = _form_data(email="john@example.com")
+    Client().post("/support/", data, HTTP_ACCEPT_LANGUAGE="en")
+    assert Contact.objects.get(email="john@example.com").language == "en"
+
+
+# -- Review: bad input, bad names, bad addresses ------------------------------------------
+
+
+def test_an_attachment_named_like_a_path_is_kept_under_its_file_name(inbound) -> None:
+    message = _email("ana@cliente.com.br", "Nota", "Segue.")
+    message.add_attachment(b"x", maintype="text", subtype="plain", filename="../../../nota.txt")
+    assert _postmark(inbound, message).status_code == 200
+    attachment = Ticket.objects.get().messages.get().attachments.get()
+    assert attachment.name == "nota.txt"
+    assert ".." not in attachment.file.name
+
+
+def test_a_reply_that_cannot_be_written_fails_alone(policy, make_contact) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    broken = _open(make_contact(email="lia@x.com\nBcc: todos@x.com"), timezone.now())
+    fine = _open(make_contact(), timezone.now())
+    ticket_reply(broken, by=agent, body="Olá")
+    ticket_reply(fine, by=agent, body="Olá")
+    assert replies_send(now=timezone.now()) == (1, 1)
+    statuses = dict(
+        Message.objects.filter(kind=MessageKind.REPLY).values_list("ticket", "send_status")
+    )
+    assert statuses == {broken.pk: SendStatus.FAILED, fine.pk: SendStatus.SENT}
+    assert [m.to for m in mail.outbox] == [[fine.contact.email]]
+
+
+def test_the_api_refuses_a_customer_address_that_is_no_address(policy, api) -> None:
+    for address in ("lia@x.com\nBcc: todos@x.com", "não é @ e-mail"):
+        response = api.post(
+            "/api/desk/tickets",
+            {"contact": address, "subject": "Oi", "body": "Olá"},
+            content_type="application/json",
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"][-1] == "contact"
+    assert not Contact.objects.exists()
+
+
+def test_odd_query_strings_get_a_page_not_an_error(
+    policy, make_contact, client_for, manager
+) -> None:
+    ticket = _open(make_contact(), timezone.now())
+    client = client_for(manager)
+    huge = "9" * 30
+    for path in (
+        "/desk/?page=²",
+        f"/desk/?page={huge}",
+        "/desk/?assignee=²",
+        f"/desk/?assignee={huge}",
+        "/desk/?category=³",
+        f"/desk/?q=%23{huge}",
+        f"/desk/{ticket.pk}/?template={huge}",
+        f"/desk/reports/?segment={huge}",
+    ):
+        assert client.get(path).status_code == 200, path
+
+
+def test_an_unknown_state_is_refused_when_the_calendar_is_saved(db) -> None:
+    calendar = BusinessCalendar(name="Errado", subdivision="XX")
+    with pytest.raises(Exception) as error:
+        calendar.full_clean()
+    assert "subdivision" in error.value.message_dict  # type: ignore[attr-defined]
+    BusinessCalendar(name="Paulista", subdivision="SP").full_clean()
+
+
+def test_a_form_attachment_over_the_limit_is_refused_before_it_is_read(policy, monkeypatch) -> None:
+    from regua.desk import services
+
+    monkeypatch.setattr(services, "MAX_ATTACHMENT_BYTES", 10)
+    monkeypatch.setattr("regua.desk.forms.MAX_ATTACHMENT_BYTES", 10)
+    monkeypatch.setattr(File, "from_upload", lambda upload: pytest.fail("read"))
+    with time_machine.travel(timezone.now() - timedelta(seconds=10)):
+        data = _form_data()
+    upload = SimpleUploadedFile("grande.pdf", b"x" * 11, content_type="application/pdf")
+    response = Client().post("/support/", {**data, "attachments": [upload]})
+    assert response.status_code == 200 and "grande.pdf" in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+def test_a_reply_to_a_customer_without_e_mail_shows_no_english_on_a_portuguese_page(
+    policy, make_contact, client_for, manager
+) -> None:
+    ticket = _open(make_contact(email=None, phone="+5511988887777"), timezone.now())
+    ticket_reply(ticket, by=manager, body="Liguei e resolvi.")
+    page = client_for(manager).get(f"/desk/{ticket.pk}/", HTTP_ACCEPT_LANGUAGE="pt-br")
+    text = page.content.decode()
+    assert "não enviado por e-mail" in text and "no e-mail address" not in text
+
+
+def test_attachments_dropped_by_the_warnings_page_are_asked_for_again(
+    policy, make_contact, client_for, alice
+) -> None:
+    ticket = _open(make_contact(), timezone.now())
+    upload = SimpleUploadedFile("foto.png", b"png", content_type="image/png")
+    response = client_for(alice).post(
+        f"/desk/{ticket.pk}/reply/",
+        {"body": "A culpa foi da transportadora.", "status": "open", "attachments": [upload]},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "Choose the attachments again" in response.content.decode()
+
+
+# -- Review: who sees what ----------------------------------------------------------------
+
+
+def test_agents_do_not_see_unassigned_tickets_of_another_portfolio(
+    policy, make_contact, client_for, alice, bob, settings
+) -> None:
+    settings.PORTFOLIO_VISIBILITY = "own"
+    bobs_customer = make_contact(owner=bob)
+    unassigned = _open(bobs_customer, timezone.now())
+    assigned = _open(bobs_customer, timezone.now(), subject="Troca", assignee=alice)
+    nobodys = _open(make_contact(), timezone.now())
+    client = client_for(alice)
+    queue = client.get("/desk/").content.decode()
+    assert f'data-ticket="{unassigned.pk}"' not in queue
+    assert f'data-ticket="{nobodys.pk}"' in queue
+    assert client.get(f"/desk/{unassigned.pk}/").status_code == 404
+    # the ticket she was given shows the customer, not the tickets she may not see
+    page = client.get(f"/desk/{assigned.pk}/").content.decode()
+    assert f"/desk/{unassigned.pk}/" not in page
+    # logging a ticket for that customer by e-mail lands her on the queue, not on a 404
+    response = client.post(
+        "/desk/new/",
+        {
+            "email": bobs_customer.email,
+            "subject": "Ligou",
+            "body": "Pediu a nota.",
+            "kind": "request",
+            "channel": "phone",
+            "priority": "2",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/desk/"
+
+
+def test_an_out_of_office_reply_does_not_reopen_the_ticket(inbound, make_contact) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(email="joana@cliente.com.br"), timezone.now())
+    ticket_reply(ticket, by=agent, body="Resolvido.", status=TicketStatus.RESOLVED)
+    replies_send(now=timezone.now())
+    ours = Message.objects.get(kind=MessageKind.REPLY).message_id
+    away = _email(
+        "joana@cliente.com.br",
+        "Ausente: Re: Pedido",
+        "Estou de férias até dia 10.",
+        message_id="<ooo@c>",
+        In_Reply_To=ours,
+        Auto_Submitted="auto-replied",
+    )
+    _postmark(inbound, away)
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.RESOLVED  # kept on the ticket, opens nothing
+    assert ticket.messages.filter(body__startswith="Estou de férias").exists()
+
+
+def test_closing_an_open_ticket_past_its_resolution_target_records_the_breach(
+    policy, make_contact
+) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    ticket_reply(ticket, by=agent, body="Vamos ver.", now=local(2026, 11, 23, 10, 0))
+    ticket_update(ticket, by=agent, status=TicketStatus.CLOSED, now=local(2026, 12, 7, 10, 0))
+    ticket.refresh_from_db()
+    assert ticket.resolution_breached_at == ticket.resolution_due == local(2026, 11, 27, 14, 0)
+
+
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
+def test_inbound_e_mail_is_ignored_while_the_webhook_is_open_to_anyone(policy, settings) -> None:
+    settings.ANYMAIL = {}  # no ANYMAIL_WEBHOOK_SECRET: anyone could post to the route
+    raw = _email("intruso@x.com", "Promoção", "Clique aqui")
+    payload = {"RawEmail": raw.as_string(), "OriginalRecipient": "suporte@loja.com.br"}
+    Client().post(
+        "/anymail/postmark/inbound/", data=json.dumps(payload), content_type="application/json"
+    )
+    assert not Ticket.objects.exists() and not Contact.objects.exists()
+
+
+def test_a_late_first_response_stays_late_after_a_pause(policy, make_contact) -> None:
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+    ticket = _open(make_contact(), local(2026, 11, 23, 9, 0))
+    # answered a day late, then three days waiting on the customer
+    ticket_reply(
+        ticket, by=agent, body="Foto?", status=TicketStatus.WAITING, now=local(2026, 11, 25, 9)
+    )
+    ticket_customer_message(ticket, body="Segue.", now=local(2026, 11, 30, 9, 0))
+    ticket.refresh_from_db()
+    assert ticket.first_response_due == local(2026, 11, 24, 10, 0)
+    assert ticket.first_response_met is False
+    total, _rows = sla_report(Ticket.objects.all(), "kind")
+    assert (total.decided, total.met) == (1, 0)
+
+
+def test_sending_a_batch_of_replies_reads_the_threads_in_one_query(policy, make_contact) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    agent = User.objects.create_user("carlos@loja.com.br", "x")
+
+    def batch(size: int) -> int:
+        for n in range(size):
+            ticket = _open(make_contact(), timezone.now(), message_id=f"<c{n}.{size}@c>")
+            ticket_reply(ticket, by=agent, body="Olá", files=[File("a.txt", b"x")])
+        with CaptureQueriesContext(connection) as queries:
+            assert replies_send(now=timezone.now()) == (size, 0)
+        return len(queries.captured_queries)
+
+    small = batch(2)
+    large = batch(6)
+    assert large - small == 4  # each reply costs only the UPDATE that records its outcome
+    assert mail.outbox[-1].extra_headers["In-Reply-To"] == "<c5.6@c>"
+
+
+def test_the_queue_stops_paging_where_reading_would_get_expensive(
+    policy, make_contact, client_for, manager, monkeypatch
+) -> None:
+    from regua.desk import selectors, views
+
+    pages = []
+
+    def spy(tickets: Any, statuses: Any, *, page: int) -> Any:
+        pages.append(page)
+        return selectors.queue(tickets, statuses, page=page)
+
+    monkeypatch.setattr(views, "queue", spy)
+    response = client_for(manager).get(f"/desk/?page={10**15}")
+    assert response.status_code == 200 and pages == [selectors.MAX_PAGE]

@@ -17,7 +17,14 @@ from regua.customers.selectors import contacts_visible_to
 
 from .models import Category, Ticket, TicketChannel, TicketKind
 from .selectors import tickets_visible_to
-from .services import DeskError, ticket_customer_message, ticket_note, ticket_open, ticket_reply
+from .services import (
+    DeskError,
+    contact_for_email,
+    ticket_customer_message,
+    ticket_note,
+    ticket_open,
+    ticket_reply,
+)
 
 router = Router(tags=["service desk"])
 
@@ -112,10 +119,10 @@ def _contact(request: HttpRequest, key: str, name: str) -> Contact:
     if "@" in key:
         found = contacts.filter(Q(email=key.lower()) | Q(external_id=key)).first()
         if found is None and not Contact.objects.filter(email=key.lower()).exists():
-            first, _space, last = name.strip().partition(" ")
-            return Contact.objects.create(
-                email=key.lower(), first_name=first[:100], last_name=last[:100]
-            )
+            try:
+                return contact_for_email(email=key, name=name)
+            except DeskError as error:
+                raise DeskError("contact", error.message) from None
     else:
         found = contacts.filter(external_id=key).first() if key else None
     if found is None:

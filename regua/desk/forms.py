@@ -14,7 +14,7 @@ from .models import (
     TicketPriority,
     TicketStatus,
 )
-from .services import MAX_ATTACHMENTS
+from .services import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -36,8 +36,21 @@ class FilesField(forms.FileField):
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
         single = super().clean
         if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
+            files = [single(item, initial) for item in data if item]
+        else:
+            files = [single(data, initial)] if data else []
+        # Checked by the size the upload declares, before anything reads it into memory.
+        if len(files) > MAX_ATTACHMENTS:
+            raise forms.ValidationError(
+                _("Up to %(count)d attachments per message.") % {"count": MAX_ATTACHMENTS}
+            )
+        for file in files:
+            if file.size > MAX_ATTACHMENT_BYTES:
+                raise forms.ValidationError(
+                    _("%(name)s is larger than %(size)d MB.")
+                    % {"name": file.name, "size": MAX_ATTACHMENT_BYTES // (1024 * 1024)}
+                )
+        return files
 
 
 def _team() -> forms.ModelChoiceField:
@@ -82,9 +95,9 @@ class ReplyForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Then the ticket is"),
         choices=[
-            (TicketStatus.OPEN, _("Open")),
-            (TicketStatus.WAITING, _("Waiting on customer")),
-            (TicketStatus.RESOLVED, _("Resolved")),
+            (TicketStatus.OPEN, TicketStatus.OPEN.label),
+            (TicketStatus.WAITING, TicketStatus.WAITING.label),
+            (TicketStatus.RESOLVED, TicketStatus.RESOLVED.label),
         ],
         initial=TicketStatus.OPEN,
     )

@@ -12,15 +12,20 @@ import re
 from typing import Any
 
 from anymail.signals import inbound
+from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from regua.customers.models import Contact
-
 from .mail import thread_of
-from .models import Ticket, TicketChannel
-from .services import DeskError, File, ticket_customer_message, ticket_open
+from .models import Message, MessageKind, Ticket, TicketChannel
+from .services import (
+    DeskError,
+    File,
+    contact_for_email,
+    ticket_customer_message,
+    ticket_open,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +48,19 @@ def strip_quoted(text: str) -> str:
 
 @receiver(inbound, dispatch_uid="regua.desk.inbound")
 def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    if not getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"):
+        # Without the secret the route is open to anyone on the web (anymail only
+        # warns): a forged e-mail would open tickets past the contact form's spam
+        # checks, or write on a customer's ticket as them.
+        log.warning("inbound e-mail ignored: set ANYMAIL_WEBHOOK_SECRET to take it")
+        return
     message = event.message
     try:
         ticket_from_email(message)
     except DeskError as error:
         # Recorded, not raised: a 500 would make the provider retry the same message.
-        log.warning("inbound e-mail from %s not taken: %s", message.from_email, error.message)
+        # (No sender address: no personal data in logs.)
+        log.warning("inbound e-mail not taken: %s: %s", error.field, error.message)
 
 
 def ticket_from_email(message: Any) -> Ticket | None:
@@ -71,15 +83,27 @@ def ticket_from_email(message: Any) -> Ticket | None:
     ticket = thread_of(recipients, headers, subject, address)
     now = timezone.now()
     if ticket is not None:
-        ticket_customer_message(ticket, body=body, message_id=message_id, files=files, now=now)
-        return ticket
-    contact = Contact.objects.filter(email__iexact=address).first()
-    if contact is None:
-        name = (sender.display_name or "").strip()
-        first, _space, last = name.partition(" ")
-        contact = Contact.objects.create(
-            email=address, first_name=first[:100], last_name=last[:100]
+        ticket_customer_message(
+            ticket,
+            body=body,
+            message_id=message_id,
+            files=files,
+            automatic=is_automatic(message),
+            now=now,
         )
+        return ticket
+    contact = contact_for_email(email=address, name=sender.display_name or "")
+    if message_id:
+        # The provider delivered the same e-mail again (a retried webhook): its ticket.
+        earlier = (
+            Message.objects.filter(
+                ticket__contact=contact, kind=MessageKind.CUSTOMER, message_id=message_id[:250]
+            )
+            .select_related("ticket")
+            .first()
+        )
+        if earlier is not None:
+            return earlier.ticket
     return ticket_open(
         contact=contact,
         subject=subject or body[:80] or _("(no subject)"),
@@ -88,6 +112,19 @@ def ticket_from_email(message: Any) -> Ticket | None:
         files=files,
         message_id=message_id,
         now=now,
+    )
+
+
+def is_automatic(message: Any) -> bool:
+    """An auto-reply (RFC 3834's Auto-Submitted, or the older headers of out-of-office
+    replies): it threads onto the ticket but must not open it again, or every
+    resolution e-mail to a customer on holiday would reopen its ticket."""
+    submitted = (message.get("Auto-Submitted") or "").strip().lower()
+    precedence = (message.get("Precedence") or "").strip().lower()
+    return (
+        submitted not in ("", "no")
+        or precedence in ("auto_reply", "bulk", "junk")
+        or bool(message.get("X-Autoreply") or message.get("X-Autorespond"))
     )
 
 

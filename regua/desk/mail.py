@@ -26,7 +26,7 @@ from regua.cadences.channels.base import Outgoing, Result
 from regua.cadences.channels.email import EmailBackend
 from regua.cadences.rendering import branded_html
 
-from .models import Message, MessageKind, SendStatus, Ticket
+from .models import Attachment, Message, MessageKind, SendStatus, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,20 @@ def replies_send(*, now: datetime, size: int = 200) -> tuple[int, int]:
         .prefetch_related("attachments")
         .order_by("id")
     )
+    answering = _last_customer_ids({m.ticket_id for m in messages})
     backend = EmailBackend()
     backend.open()
     sent = failed = 0
     try:
         for message in messages:
-            result = backend.send(_outgoing(message))
+            try:
+                result = backend.send(_outgoing(message, answering.get(message.ticket_id, "")))
+            except Exception as error:
+                # A message that cannot be written (an address with a line break, an
+                # attachment gone from the disk) never will be: it fails alone instead
+                # of stopping the worker and every reply queued after it.
+                log.warning("ticket reply %s cannot be sent: %s", message.pk, type(error).__name__)
+                result = Result.failed(f"{type(error).__name__}: {error}"[:300])
             if _record(message, result, now):
                 sent += 1
             elif result.outcome == "failed" or message.attempts >= MAX_ATTEMPTS:
@@ -128,7 +136,22 @@ def _claim(now: datetime, size: int) -> list[int]:
     return ids
 
 
-def _outgoing(message: Message) -> Outgoing:
+def _last_customer_ids(ticket_ids: set[int]) -> dict[int, str]:
+    """Per ticket, the Message-ID of the customer's latest e-mail, which a reply answers:
+    one query for the batch."""
+    latest: dict[int, str] = {}
+    rows = (
+        Message.objects.filter(ticket_id__in=ticket_ids, kind=MessageKind.CUSTOMER)
+        .exclude(message_id="")
+        .order_by("ticket_id", "id")
+        .values_list("ticket_id", "message_id")
+    )
+    for ticket_id, value in rows:
+        latest[ticket_id] = value  # the last one of each ticket stays
+    return latest
+
+
+def _outgoing(message: Message, last: str) -> Outgoing:
     ticket = message.ticket
     contact = ticket.contact
     language = contact.language
@@ -146,13 +169,6 @@ def _outgoing(message: Message) -> Outgoing:
     reply_to = reply_address(ticket)
     if reply_to:
         headers["Reply-To"] = reply_to
-    last = (
-        ticket.messages.filter(kind=MessageKind.CUSTOMER)
-        .exclude(message_id="")
-        .order_by("-id")
-        .values_list("message_id", flat=True)
-        .first()
-    )
     if last:
         headers["In-Reply-To"] = last
         headers["References"] = last
@@ -165,8 +181,13 @@ def _outgoing(message: Message) -> Outgoing:
         html=html,
         message_id=message_id(message),
         headers=headers,
-        attachments=[(a.name, a.file.read(), a.content_type) for a in message.attachments.all()],
+        attachments=[(a.name, _content(a), a.content_type) for a in message.attachments.all()],
     )
+
+
+def _content(attachment: Attachment) -> bytes:
+    with attachment.file.open("rb") as file:  # closed at once: a batch has many
+        return file.read()
 
 
 def _record(message: Message, result: Result, now: datetime) -> bool:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from regua.commerce.models import Order
 from regua.core.models import TimeStamped
@@ -45,7 +46,7 @@ class TicketChannel(models.TextChoices):
 
 class TicketStatus(models.TextChoices):
     NEW = "new", _("New")
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("ticket status", "Open")  # "aberto", not a task's "aberta"
     WAITING = "waiting", _("Waiting on customer")
     RESOLVED = "resolved", _("Resolved")
     CLOSED = "closed", _("Closed")
@@ -92,11 +93,11 @@ class BusinessCalendar(TimeStamped):
         return self.name
 
     def clean(self) -> None:
-        from .sla import calendar_problem
+        from .sla import calendar_problem, subdivision_problem
 
-        problem = calendar_problem(self)
-        if problem:
-            raise ValidationError({"hours": problem})
+        problems = {"hours": calendar_problem(self), "subdivision": subdivision_problem(self)}
+        if any(problems.values()):
+            raise ValidationError({field: text for field, text in problems.items() if text})
 
 
 class ClosedDay(models.Model):

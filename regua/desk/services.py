@@ -15,22 +15,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from regua.commerce.models import Order
 from regua.customers.models import Contact
 from regua.events.ingest import fingerprint
 from regua.events.models import Event
+from regua.lib.parsing import normalize_email
 from regua.users.models import User
 
 from . import sla
 from .models import (
     ACTIVE_STATUSES,
+    SOLVED_STATUSES,
     Attachment,
     Category,
     Message,
@@ -47,6 +51,13 @@ log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 5
+# Statuses in which the SLA clocks stand still: waiting on the customer pauses them,
+# resolving stops them. Either way the time they stood still does not count when the
+# ticket opens again (the customer's "obrigado" to a resolution is no breach).
+STOPPED_STATUSES = (TicketStatus.WAITING, TicketStatus.RESOLVED, TicketStatus.CLOSED)
+# A second identical submit within this time (a double click, a reloaded page) is the
+# first one again, not a second ticket or reply.
+RESUBMIT_WINDOW = timedelta(minutes=10)
 # Why a reply stays out of the outbox: the customer has no e-mail address.
 NO_ADDRESS = "no e-mail address"
 
@@ -76,6 +87,31 @@ class File:
 # -- Opening ----------------------------------------------------------------------------
 
 
+def contact_for_email(*, email: str, name: str = "", language: str = "") -> Contact:
+    """The customer with this e-mail address, or a new one with the name (and the
+    language) they wrote in. DeskError("email") for what is no address."""
+    try:
+        email = normalize_email(email)
+    except ValueError as error:
+        raise DeskError("email", str(error)) from None
+    contact = Contact.objects.filter(email__iexact=email).first()
+    if contact is not None:
+        return contact
+    first, _space, last = " ".join(name.split()).partition(" ")
+    fields = {"language": language} if language in dict(settings.LANGUAGES) else {}
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(
+                email=email, first_name=first[:100], last_name=last[:150], **fields
+            )
+    except IntegrityError:
+        # The same new address twice at once (a double submit, two e-mails): one wins.
+        found = Contact.objects.filter(email__iexact=email).first()
+        if found is None:
+            raise
+        return found
+
+
 def ticket_open(
     *,
     contact: Contact,
@@ -90,10 +126,13 @@ def ticket_open(
     by: User | None = None,
     files: Sequence[File] = (),
     message_id: str = "",
+    once: bool = False,
     now: datetime | None = None,
 ) -> Ticket:
     """A new ticket with the customer's first message, its SLA clocks and its place on
-    the timeline (a complaint also counts in the complaint rate)."""
+    the timeline (a complaint also counts in the complaint rate). With `once`, the same
+    ticket sent again within RESUBMIT_WINDOW (a double click, a reloaded form) is the
+    ticket it opened the first time."""
     now = now or timezone.now()
     subject = " ".join(subject.split())[:200]
     body = body.strip()
@@ -113,6 +152,10 @@ def ticket_open(
         Order.objects.filter(external_id=order_ref, contact=contact).first() if order_ref else None
     )
     with transaction.atomic():
+        if once:
+            earlier = _opened_already(contact, subject, body, channel, by, now)
+            if earlier is not None:
+                return earlier
         ticket = Ticket(
             subject=subject,
             kind=kind,
@@ -140,6 +183,41 @@ def ticket_open(
     return ticket
 
 
+def _opened_already(
+    contact: Contact, subject: str, body: str, channel: str, by: User | None, now: datetime
+) -> Ticket | None:
+    # The contact's row is the lock: a second submit waits for the first to commit.
+    list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk"))
+    first = (
+        Message.objects.filter(
+            ticket__contact=contact,
+            ticket__subject=subject,
+            ticket__channel=channel,
+            ticket__created_by=by,
+            kind=MessageKind.CUSTOMER,
+            body=body,
+            created_at__gte=now - RESUBMIT_WINDOW,
+        )
+        .select_related("ticket")
+        .order_by("-id")
+        .first()
+    )
+    return first.ticket if first is not None else None
+
+
+def _sent_already(ticket: Ticket, kind: str, body: str, by: User, now: datetime) -> Message | None:
+    """The same reply or note by the same person moments ago (a double click, a reloaded
+    page): the caller holds the ticket's lock, so a second submit sees the first."""
+    last = ticket.messages.order_by("-created_at", "-id").first()
+    if (
+        last is not None
+        and (last.kind, last.author_id, last.body) == (kind, by.pk, body)
+        and abs(now - last.created_at) < RESUBMIT_WINDOW
+    ):
+        return last
+    return None
+
+
 def _start_clocks(ticket: Ticket, now: datetime) -> None:
     policy = sla.policy_for(ticket.kind, ticket.priority, ticket.contact)
     ticket.policy = policy
@@ -153,20 +231,44 @@ def _start_clocks(ticket: Ticket, now: datetime) -> None:
 
 
 def _refresh_clocks(ticket: Ticket, now: datetime) -> None:
-    """Due times again from the opening and the paused time; the current deadline."""
+    """Due times again from the opening and the paused time; the current deadline, none
+    while the clocks stand still."""
     policy = ticket.policy
     if policy is None:
         ticket.due_at = ticket.warn_at = None
         return
     calendar = sla.calendar_of(policy.calendar, now)
     clocks = sla.clocks(policy, calendar, ticket.created_at, ticket.paused)
-    ticket.first_response_due = clocks.first_response_due
+    if ticket.first_responded_at is None or ticket.first_response_due is None:
+        # Once answered, the first response met or missed its target for good: a later
+        # pause must not move that target past the answer.
+        ticket.first_response_due = clocks.first_response_due
     ticket.resolution_due = clocks.resolution_due
-    if ticket.first_responded_at is None:
+    if ticket.paused_at is not None:
+        ticket.due_at = ticket.warn_at = None
+    elif ticket.first_responded_at is None:
         ticket.due_at, ticket.warn_at = clocks.first_response_due, clocks.warn_at
     else:
         ticket.due_at = clocks.resolution_due
         ticket.warn_at = sla.resolution_warn_at(policy, calendar, ticket.created_at, ticket.paused)
+    if ticket.due_at is not None and ticket.due_at <= now:
+        ticket.warn_at = None  # past already: the breach is what is recorded
+
+
+def _count_pause(ticket: Ticket, now: datetime) -> bool:
+    """Adds the business time the clocks have stood still until `now` to `paused`; a
+    pause that goes on counts on from `now`. Whether the deadlines moved."""
+    since = ticket.paused_at
+    if since is None and ticket.status in SOLVED_STATUSES:
+        since = ticket.resolved_at  # solved before solving stopped the clocks too
+    if since is None:
+        return False
+    before = ticket.paused
+    if ticket.policy is not None:
+        calendar = sla.calendar_of(ticket.policy.calendar, now)
+        ticket.paused += sla.business_between(calendar, since, now)
+    ticket.paused_at = now
+    return ticket.paused != before
 
 
 def _check_files(files: Sequence[File]) -> None:
@@ -187,13 +289,20 @@ def _attach(message: Message, files: Sequence[File]) -> None:
     from django.core.files.base import ContentFile
 
     for file in files:
+        # An e-mail's attachment is named by its sender: "../../x" or "a/b.pdf" is a
+        # file name here, never a path.
+        name = file.name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "file"
         attachment = Attachment(
             message=message,
-            name=file.name[-150:],
+            name=name[-150:],
             size=len(file.content),
             content_type=file.content_type[:100],
         )
-        attachment.file.save(file.name[-80:], ContentFile(file.content), save=False)
+        try:
+            stored = get_valid_filename(name[-80:])
+        except SuspiciousFileOperation:  # nothing usable left: "..", "???"
+            stored = "file"
+        attachment.file.save(stored, ContentFile(file.content), save=False)
         attachment.save()
 
 
@@ -274,6 +383,9 @@ def ticket_reply(
     _check_files(files)
     with transaction.atomic():
         ticket = _locked(ticket)
+        again = _sent_already(ticket, MessageKind.REPLY, body, by, now)
+        if again is not None:
+            return again
         message = _message(
             ticket,
             MessageKind.REPLY,
@@ -292,17 +404,20 @@ def ticket_reply(
 
 
 def _first_response(ticket: Ticket, now: datetime) -> None:
+    if ticket.policy is not None:
+        # A ticket set to wait before anyone answered: the wait is not the team's time.
+        _count_pause(ticket, now)
+        _refresh_clocks(ticket, now)  # its target, moved by that wait
+        calendar = sla.calendar_of(ticket.policy.calendar, now)
+        ticket.first_response_time = sla.elapsed(ticket, calendar, now)
+        due = ticket.first_response_due
+        if due is not None and now > due and ticket.first_response_breached_at is None:
+            ticket.first_response_breached_at = due
     ticket.first_responded_at = now
-    if ticket.policy is None:
-        return
-    calendar = sla.calendar_of(ticket.policy.calendar, now)
-    ticket.first_response_time = sla.elapsed(ticket, calendar, now)
-    due = ticket.first_response_due
-    if due is not None and now > due and ticket.first_response_breached_at is None:
-        ticket.first_response_breached_at = due
-    # From now on the resolution clock is the one that matters; it warns anew.
-    ticket.warned_at = None
-    _refresh_clocks(ticket, now)
+    if ticket.policy is not None:
+        # From now on the resolution clock is the one that matters; it warns anew.
+        ticket.warned_at = None
+        _refresh_clocks(ticket, now)
 
 
 def ticket_note(
@@ -315,6 +430,10 @@ def ticket_note(
         raise DeskError("body", _("Write the note."))
     _check_files(files)
     with transaction.atomic():
+        ticket = _locked(ticket)
+        again = _sent_already(ticket, MessageKind.NOTE, body, by, now)
+        if again is not None:
+            return again
         message = _message(ticket, MessageKind.NOTE, body, now, author=by)
         _attach(message, files)
     return message
@@ -326,9 +445,11 @@ def ticket_customer_message(
     body: str,
     message_id: str = "",
     files: Sequence[File] = (),
+    automatic: bool = False,
     now: datetime | None = None,
 ) -> Message:
-    """The customer wrote again: a waiting or resolved ticket opens again, its clock runs."""
+    """The customer wrote again: a waiting or resolved ticket opens again, its clock runs.
+    An `automatic` answer (an out-of-office) is kept on the ticket but opens nothing."""
     now = now or timezone.now()
     body = body.strip() or _("(no text)")
     _check_files(files)
@@ -339,7 +460,7 @@ def ticket_customer_message(
         message = _message(ticket, MessageKind.CUSTOMER, body, now, message_id=message_id)
         _attach(message, files)
         ticket.last_message_at = now
-        if ticket.status != TicketStatus.NEW:
+        if ticket.status != TicketStatus.NEW and not automatic:
             _set_status(ticket, TicketStatus.OPEN, now)
         ticket.save()
     return message
@@ -364,6 +485,7 @@ def ticket_update(
     now = now or timezone.now()
     with transaction.atomic():
         ticket = _locked(ticket)
+        triage = (ticket.kind, ticket.priority)
         if kind is not None and kind != ticket.kind:
             if kind not in TicketKind.values:
                 raise DeskError("kind", _("Unknown kind: %(value)s.") % {"value": kind})
@@ -386,8 +508,26 @@ def ticket_update(
             if status == TicketStatus.NEW:
                 raise DeskError("status", _("A ticket cannot become new again."))
             _set_status(ticket, status, now, by=by)
+        if (ticket.kind, ticket.priority) != triage and not ticket.is_solved:
+            _policy_change(ticket, now)
         ticket.save()
     return ticket
+
+
+def _policy_change(ticket: Ticket, now: datetime) -> None:
+    """A new kind or priority may fall under another policy (an e-mail triaged as
+    urgent): its targets count from the opening, as if it had applied all along. A first
+    response already given keeps the target it met or missed."""
+    policy = sla.policy_for(ticket.kind, ticket.priority, ticket.contact)
+    if policy == ticket.policy:
+        return
+    answered = ticket.first_response_due if ticket.first_responded_at is not None else None
+    ticket.policy = policy
+    ticket.warned_at = None  # a new deadline, warned anew
+    ticket.first_response_due = ticket.resolution_due = None
+    _refresh_clocks(ticket, now)
+    if ticket.first_responded_at is not None:
+        ticket.first_response_due = answered
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -410,29 +550,19 @@ def _set_status(
     before = ticket.status
     if status == before:
         return
-    if before == TicketStatus.WAITING and ticket.paused_at is not None:
-        # The clock ran again: the time it stood still moves the deadlines.
-        if ticket.policy is not None:
-            calendar = sla.calendar_of(ticket.policy.calendar, now)
-            ticket.paused += sla.business_between(calendar, ticket.paused_at, now)
-        ticket.paused_at = None
+    if _count_pause(ticket, now):
+        # The clocks ran again: the time they stood still moves the deadlines, and a
+        # moved deadline warns anew.
+        ticket.warned_at = None
+    ticket.paused_at = now if status in STOPPED_STATUSES else None
     ticket.status = status
-    if status == TicketStatus.WAITING:
-        ticket.paused_at = now
-        ticket.due_at = ticket.warn_at = None
-    elif status in (TicketStatus.NEW, TicketStatus.OPEN):
+    _refresh_clocks(ticket, now)  # none while stopped; else the moved deadline
+    if status in (TicketStatus.NEW, TicketStatus.OPEN):
         ticket.resolved_at = ticket.closed_at = None
-        _refresh_clocks(ticket, now)
-        if ticket.due_at is not None and ticket.due_at <= now:
-            ticket.warn_at = None  # past already: the breach is what is recorded
     elif status == TicketStatus.RESOLVED:
         if ticket.first_responded_at is None:
             _first_response(ticket, now)  # the resolution e-mail answers the customer
-        ticket.resolved_at = now
-        due = ticket.resolution_due
-        if due is not None and now > due and ticket.resolution_breached_at is None:
-            ticket.resolution_breached_at = due
-        ticket.due_at = ticket.warn_at = None
+        _resolution(ticket, now)
         _timeline(ticket, "ticket_resolved", now)
         if not rating_asked:
             with translation.override(ticket.contact.language):
@@ -444,8 +574,14 @@ def _set_status(
     elif status == TicketStatus.CLOSED:
         ticket.closed_at = now
         if ticket.resolved_at is None:
-            ticket.resolved_at = now
-        ticket.due_at = ticket.warn_at = None
+            _resolution(ticket, now)  # closed without being resolved first
+
+
+def _resolution(ticket: Ticket, now: datetime) -> None:
+    ticket.resolved_at = now
+    due = ticket.resolution_due
+    if due is not None and now > due and ticket.resolution_breached_at is None:
+        ticket.resolution_breached_at = due
 
 
 # -- Satisfaction -----------------------------------------------------------------------
@@ -516,10 +652,15 @@ def _warn(now: datetime, batch: int) -> int:
     warned = 0
     for ticket in due:
         with transaction.atomic():
-            # Conditional: two workers never warn twice.
-            if not Ticket.objects.filter(pk=ticket.pk, warned_at__isnull=True).update(
-                warned_at=now
-            ):
+            # Conditional: two workers never warn twice, and a ticket answered, paused or
+            # solved since it was read is not warned about a deadline it no longer has.
+            if not Ticket.objects.filter(
+                pk=ticket.pk,
+                warned_at__isnull=True,
+                warn_at=ticket.warn_at,
+                status__in=ACTIVE_STATUSES,
+                first_responded_at__isnull=ticket.first_responded_at is None,
+            ).update(warned_at=now):
                 continue
             owner = ticket.assignee or ticket.contact.owner
             with translation.override(settings.LANGUAGE_CODE):
@@ -551,7 +692,7 @@ def _notify(user: User, title: str, text: str) -> None:
     try:
         send_mail(title, text, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
     except Exception:  # the notification is a courtesy; the agenda task is the record
-        log.exception("could not e-mail the SLA warning to %s", user.email)
+        log.exception("could not e-mail the SLA warning to user %s", user.pk)  # no address
 
 
 def _breach(now: datetime) -> int:

@@ -35,6 +35,18 @@ def calendar_problem(calendar: BusinessCalendar) -> str:
     return ""
 
 
+def subdivision_problem(calendar: BusinessCalendar) -> str:
+    """What is wrong with the calendar's state, or "": checked when it is saved, since
+    an unknown state would stop every ticket's clock from being computed."""
+    if not (calendar.national_holidays and calendar.subdivision):
+        return ""
+    try:
+        brazil_closed_dates([2000], calendar.subdivision)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
 def _hours_tuple(hours: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(hours, dict):
         raise ValueError(_("Working hours must name each weekday (mon … sun)."))

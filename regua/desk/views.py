@@ -33,11 +33,19 @@ from .models import (
 )
 from .replies import APOLOGY_STEPS, DO_NOT_WRITE, reply_warnings, template_render
 from .reports import GROUPS, period_q, sla_report
-from .selectors import queue, queue_filter, queue_rows, tickets_visible_to
+from .selectors import (
+    MAX_PAGE,
+    id_param,
+    queue,
+    queue_filter,
+    queue_rows,
+    tickets_visible_to,
+)
 from .services import (
     RATINGS,
     DeskError,
     File,
+    contact_for_email,
     ticket_note,
     ticket_open,
     ticket_rate,
@@ -63,10 +71,12 @@ def _ticket(request: HttpRequest, pk: int) -> Ticket:
 def ticket_queue(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     tickets, statuses = queue_filter(tickets_visible_to(user), request.GET, user)
-    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    # Deep pages cost a read of page × 50 rows per status: they stop at MAX_PAGE.
+    page = min(id_param(request.GET.get("page")) or 1, MAX_PAGE)
     params = request.GET.copy()
     params.pop("page", None)
     page_of = queue(tickets, statuses, page=page)
+    page_of.has_next = page_of.has_next and page < MAX_PAGE
     return render(
         request,
         "desk/queue.html",
@@ -91,8 +101,8 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
 def ticket_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     contact = None
-    if request.GET.get("contact", "").isdigit():
-        contact = get_object_or_404(contacts_visible_to(user), pk=int(request.GET["contact"]))
+    if (contact_id := id_param(request.GET.get("contact"))) is not None:
+        contact = get_object_or_404(contacts_visible_to(user), pk=contact_id)
     form = TicketForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -111,27 +121,25 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                     assignee=data["assignee"],
                     by=user,
                     files=[File.from_upload(f) for f in data["attachments"]],
+                    once=True,
                 )
         except DeskError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(request, _("Ticket %(number)s opened.") % {"number": ticket.number})
+            if not tickets_visible_to(user).filter(pk=ticket.pk).exists():
+                # Another portfolio's customer: its owner answers it.
+                return redirect("desk:queue")
             return redirect("desk:ticket", pk=ticket.pk)
     return render(request, "desk/ticket_new.html", {"form": form, "contact": contact})
 
 
-def _customer(email: str, name: str) -> Contact:
+def _customer(email: str, name: str, language: str = "") -> Contact:
     if not email:
         raise DeskError(
             "email", _("Give the customer's e-mail, or open the ticket from their page.")
         )
-    contact = Contact.objects.filter(email__iexact=email).first()
-    if contact is None:
-        first, _space, last = name.strip().partition(" ")
-        contact = Contact.objects.create(
-            email=email.lower(), first_name=first[:100], last_name=last[:100]
-        )
-    return contact
+    return contact_for_email(email=email, name=name, language=language)
 
 
 @login_required
@@ -139,10 +147,8 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     initial: dict[str, Any] = {}
     template = None
-    if request.GET.get("template", "").isdigit():
-        template = ReplyTemplate.objects.filter(
-            pk=int(request.GET["template"]), active=True
-        ).first()
+    if (template_id := id_param(request.GET.get("template"))) is not None:
+        template = ReplyTemplate.objects.filter(pk=template_id, active=True).first()
         if template is not None:
             try:
                 initial["body"] = template_render(template, ticket, _user(request))
@@ -190,9 +196,10 @@ def _detail(
             "warnings": warnings or [],
             "remaining": remaining,
             "now": now,
-            "other_tickets": ticket.contact.tickets.exclude(pk=ticket.pk).order_by("-created_at")[
-                :5
-            ],
+            "other_tickets": tickets_visible_to(_user(request))
+            .filter(contact=ticket.contact_id)
+            .exclude(pk=ticket.pk)
+            .order_by("-created_at")[:5],
         },
     )
 
@@ -203,8 +210,8 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     form = ReplyForm(request.POST, request.FILES)
     template = None
-    if request.POST.get("template", "").isdigit():
-        template = ReplyTemplate.objects.filter(pk=int(request.POST["template"])).first()
+    if (template_id := id_param(request.POST.get("template"))) is not None:
+        template = ReplyTemplate.objects.filter(pk=template_id).first()
     if not form.is_valid():
         return _detail(request, ticket, form, template=template)
     data = form.cleaned_data
@@ -220,6 +227,10 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     warnings = reply_warnings(data["body"])
     if warnings and not data["confirmed"]:
         # Shown once: the agent rewrites, or sends as it is.
+        if files:
+            # A page shown back cannot hold the uploads: say so, or the reply would go
+            # without them.
+            messages.warning(request, _("Choose the attachments again before sending."))
         form = ReplyForm(initial={**data, "confirmed": True})
         return _detail(request, ticket, form, template=template, warnings=warnings)
     try:
@@ -323,8 +334,8 @@ def report(request: HttpRequest) -> HttpResponse:
     if kind in TicketKind.values:
         tickets = tickets.filter(kind=kind)
     segment = None
-    if request.GET.get("segment", "").isdigit():
-        segment = Segment.objects.filter(pk=int(request.GET["segment"])).first()
+    if (segment_id := id_param(request.GET.get("segment"))) is not None:
+        segment = Segment.objects.filter(pk=segment_id).first()
         if segment is not None:
             tickets = tickets.filter(contact__in=segment.members().values("pk"))
     total, rows = sla_report(tickets, group)
@@ -392,7 +403,8 @@ def contact_form(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 with transaction.atomic():
-                    contact = _customer(data["email"], data["name"])
+                    # A new customer is answered in the language of the page they wrote on.
+                    contact = _customer(data["email"], data["name"], translation.get_language())
                     done = ticket_open(
                         contact=contact,
                         subject=data["subject"],
@@ -401,6 +413,7 @@ def contact_form(request: HttpRequest) -> HttpResponse:
                         channel=TicketChannel.FORM,
                         order_ref=data["order_ref"],
                         files=[File.from_upload(f) for f in data["attachments"]],
+                        once=True,  # sent twice (a double click, a reload): one ticket
                     )
             except DeskError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
