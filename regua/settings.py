@@ -253,7 +253,7 @@ REGUA_LOYALTY_SHOP_URL = env_str("REGUA_LOYALTY_SHOP_URL", "")
 REGUA_DESK_REPLY_ADDRESS = env_str("REGUA_DESK_REPLY_ADDRESS", "")
 REGUA_DESK_CLOSE_AFTER_DAYS = env_int("REGUA_DESK_CLOSE_AFTER_DAYS", 7)
 REGUA_DESK_RATING_DAYS = env_int("REGUA_DESK_RATING_DAYS", 14)
-# The public contact form: submissions per address and hour before it asks to wait.
+# The public contact form: tickets per e-mail address and hour before it asks to wait.
 REGUA_DESK_FORM_PER_HOUR = env_int("REGUA_DESK_FORM_PER_HOUR", 10)
 # NPS: hours during which a customer may change the answer they gave.
 REGUA_NPS_EDIT_HOURS = env_int("REGUA_NPS_EDIT_HOURS", 24)

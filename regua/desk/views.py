@@ -4,7 +4,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -385,8 +384,14 @@ def _labels(group: str, keys: list[Any]) -> dict[Any, str]:
 # -- Public pages -----------------------------------------------------------------------
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+def _form_tickets_last_hour(email: str) -> int:
+    """Tickets the contact form opened for this e-mail address in the last hour. Counted
+    in the database, so every web process agrees, and by address, not by IP: behind a
+    reverse proxy every visitor shares one IP."""
+    since = timezone.now() - timedelta(hours=1)
+    return Ticket.objects.filter(
+        channel=TicketChannel.FORM, contact__email__iexact=email, created_at__gte=since
+    ).count()
 
 
 @require_http_methods(["GET", "POST"])
@@ -395,9 +400,8 @@ def contact_form(request: HttpRequest) -> HttpResponse:
     done = None
     if request.method == "POST":
         form = ContactForm(request.POST, request.FILES)
-        key = f"regua.desk.form.{_client_address(request)}"
-        sent = cache.get(key, 0)
-        if sent >= settings.REGUA_DESK_FORM_PER_HOUR:
+        email = str(request.POST.get("email", "")).strip()
+        if email and _form_tickets_last_hour(email) >= settings.REGUA_DESK_FORM_PER_HOUR:
             form.add_error(None, _("Too many messages from here. Please try again in an hour."))
         elif form.is_valid():
             data = form.cleaned_data
@@ -417,8 +421,6 @@ def contact_form(request: HttpRequest) -> HttpResponse:
                     )
             except DeskError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
-                cache.set(key, sent + 1, 3600)
     else:
         form = ContactForm(initial={"stamp": ContactForm.new_stamp()})
     if request.method == "POST" and done is None:
