@@ -3,6 +3,9 @@ within 10 business hours), common categories and reply templates, among them the
 apology built on the five steps. The first migration writes them once; they are then
 the business's to change."""
 
+from collections.abc import Callable
+from typing import Any
+
 CALENDAR = {
     "name": "Horário comercial",
     "time_zone": "America/Sao_Paulo",
@@ -93,3 +96,39 @@ TEMPLATES = [
         "reply, we carry on.\n\n{{ agent.name }}\n{{ brand.name }}",
     ),
 ]
+
+
+def install(get_model: Callable[[str], Any]) -> None:
+    """Writes what is missing of the above. `get_model(name)` gives the model: the
+    migration passes its historical models, the demo the app's own."""
+    calendar_model = get_model("BusinessCalendar")
+    calendar, _created = calendar_model.objects.get_or_create(
+        name=CALENDAR["name"], defaults=CALENDAR
+    )
+    for name, position, priority, first, resolution, warn in POLICIES:
+        get_model("SlaPolicy").objects.get_or_create(
+            name=name,
+            defaults={
+                "position": position,
+                "priority": priority,
+                "calendar": calendar,
+                "first_response_minutes": first,
+                "resolution_minutes": resolution,
+                "warn_before_minutes": warn,
+            },
+        )
+    for position, name in enumerate(CATEGORIES):
+        get_model("Category").objects.get_or_create(
+            name=name, defaults={"position": (position + 1) * 10}
+        )
+    for position, (name, kind, apology, body_pt, body_en) in enumerate(TEMPLATES):
+        get_model("ReplyTemplate").objects.get_or_create(
+            name=name,
+            defaults={
+                "kind": kind,
+                "is_apology": apology,
+                "body_pt": body_pt,
+                "body_en": body_en,
+                "position": (position + 1) * 10,
+            },
+        )
