@@ -24,9 +24,11 @@ ARGS = [
 ]
 
 
-# The headless Chromium page of the browser tests (test_browser*.py).
-@pytest.fixture
-def browser_page() -> Iterator[object]:
+# A phone's screen for the browser tests that check the mobile layout.
+PHONE = {"width": 375, "height": 740}
+
+
+def _chromium_page(**context: Any) -> Iterator[object]:
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
@@ -39,12 +41,24 @@ def browser_page() -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(locale="pt-BR")
+        page = browser.new_context(locale="pt-BR", **context).new_page()
         page.set_default_timeout(15_000)
         yield page
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     database["CONN_MAX_AGE"] = max_age
+
+
+# The headless Chromium page of the browser tests (test_browser*.py).
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    yield from _chromium_page()
+
+
+# The same on a touch screen 375 px wide.
+@pytest.fixture
+def phone_page() -> Iterator[object]:
+    yield from _chromium_page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
