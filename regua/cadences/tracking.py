@@ -9,14 +9,13 @@ a complaint puts the address on the suppression list.
 from datetime import datetime
 
 from anymail.signals import AnymailTrackingEvent, tracking
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
 from regua.customers.models import ConsentStatus, Contact
 from regua.customers.services import consent_set
-from regua.events.ingest import fingerprint
+from regua.events.ingest import event_record_once, fingerprint
 from regua.events.models import Event
 
 from .models import Delivery, DeliveryStatus, Suppression, SuppressionReason
@@ -48,20 +47,15 @@ def event_record(
 ) -> None:
     """An engagement event on the timeline, once per delivery, kind and moment (callers
     guard the once: the delivery's opened_at, clicked_at, a survey's first answer)."""
-    props = {"regua": delivery.cadence.key, "step": delivery.step.key, **(properties or {})}
-    value = _fingerprint_of(delivery, name)
-    try:
-        with transaction.atomic():
-            Event.objects.create(
-                contact_id=delivery.contact_id,
-                name=name,
-                occurred_at=at,
-                properties=props,
-                fingerprint=value,
-                source="regua",
-            )
-    except IntegrityError:
-        pass  # the same open or click reported again
+    # The open or click reported again (a second pixel load) is stored once.
+    event_record_once(
+        contact_id=delivery.contact_id,
+        name=name,
+        at=at,
+        key=f"{name}:{delivery.pk}",
+        properties={"regua": delivery.cadence.key, "step": delivery.step.key, **(properties or {})},
+        source="regua",
+    )
 
 
 def delivery_opened(delivery: Delivery, *, at: datetime | None = None) -> None:

@@ -26,8 +26,7 @@ from django.utils.translation import gettext as _
 
 from regua.commerce.models import Order
 from regua.customers.models import Contact
-from regua.events.ingest import fingerprint
-from regua.events.models import Event
+from regua.events.ingest import event_record_once
 from regua.lib.parsing import normalize_email
 from regua.users.models import User
 
@@ -343,19 +342,15 @@ def _timeline(ticket: Ticket, name: str, at: datetime, **extra: Any) -> None:
         "channel": ticket.channel,
         **extra,
     }
-    value, _encoded = fingerprint(f"desk:{ticket.pk}:{name}", {})
-    try:
-        with transaction.atomic():
-            Event.objects.create(
-                contact_id=ticket.contact_id,
-                name=name,
-                occurred_at=at,
-                properties=properties,
-                fingerprint=value,
-                source="desk",
-            )
-    except IntegrityError:
-        pass  # recorded already (the same moment reported twice)
+    # Recorded already (the same moment reported twice): nothing added.
+    event_record_once(
+        contact_id=ticket.contact_id,
+        name=name,
+        at=at,
+        key=f"desk:{ticket.pk}:{name}",
+        properties=properties,
+        source="desk",
+    )
 
 
 # -- The conversation -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -184,3 +184,30 @@ def events_append(
 ) -> BatchResult:
     """Clean and append the events in `rows` ((line or index, data) pairs)."""
     return events_write(events_clean(rows, tz=tz), source=source, create_contacts=create_contacts)
+
+
+def event_record_once(
+    *,
+    contact_id: int,
+    name: str,
+    at: datetime,
+    key: str,
+    properties: dict[str, Any],
+    source: str,
+) -> bool:
+    """One event written by Régua itself (an e-mail opened, a ticket opened), stored once
+    for `key`: the same moment reported again adds nothing. Whether it was written."""
+    value, _encoded = fingerprint(key, {})
+    try:
+        with transaction.atomic():
+            Event.objects.create(
+                contact_id=contact_id,
+                name=name,
+                occurred_at=at,
+                properties=properties,
+                fingerprint=value,
+                source=source,
+            )
+    except IntegrityError:
+        return False
+    return True
