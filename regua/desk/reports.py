@@ -11,12 +11,13 @@ Counts are one GROUP BY; the quantiles come from the same rows in polars.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+
+from regua.analytics.frames import business_zone, day_start
 
 from .models import Ticket
 
@@ -47,10 +48,9 @@ class Row:
 
 
 def period_q(start: date, end: date) -> Q:
-    """Tickets opened from `start` to `end`, both days included, in local time."""
-    zone = timezone.get_current_timezone()
-    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-    return Q(created_at__gte=datetime.combine(start, time.min, tzinfo=zone), created_at__lt=after)
+    """Tickets opened from `start` to `end`, both days included, in local time (the
+    dashboard's business days)."""
+    return Q(created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)))
 
 
 _COLUMNS = {
@@ -112,7 +112,7 @@ def _frame(rows: list[tuple], group: str) -> pl.DataFrame:
     }
     raw = pl.DataFrame(rows, schema={**_SCHEMA, "key": key_type.get(group, pl.Utf8)}, orient="row")
     if group == "month":
-        zone = str(timezone.get_current_timezone())
+        zone = str(business_zone())
         key = pl.col("key").dt.convert_time_zone(zone).dt.strftime("%Y-%m")
     else:
         key = pl.col("key").cast(pl.Utf8)
