@@ -1129,3 +1129,13 @@ def test_the_queue_stops_paging_where_reading_would_get_expensive(
     monkeypatch.setattr(views, "queue", spy)
     response = client_for(manager).get(f"/desk/?page={10**15}")
     assert response.status_code == 200 and pages == [selectors.MAX_PAGE]
+
+
+def test_the_queue_pages_keep_the_filters(policy, make_contact, client_for, manager) -> None:
+    contact = make_contact()
+    for n in range(51):
+        _open(contact, local(2026, 11, 23, 9, 0), subject=f"Pedido {n}", kind=TicketKind.REQUEST)
+    page = client_for(manager).get("/desk/?kind=request").content.decode()
+    assert 'href="?kind=request&amp;page=2"' in page
+    second = client_for(manager).get("/desk/?kind=request&page=2").content.decode()
+    assert 'href="?kind=request&amp;page=1"' in second

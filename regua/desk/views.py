@@ -72,8 +72,6 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
     tickets, statuses = queue_filter(tickets_visible_to(user), request.GET, user)
     # Deep pages cost a read of page × 50 rows per status: they stop at MAX_PAGE.
     page = min(id_param(request.GET.get("page")) or 1, MAX_PAGE)
-    params = request.GET.copy()
-    params.pop("page", None)
     page_of = queue(tickets, statuses, page=page)
     page_of.has_next = page_of.has_next and page < MAX_PAGE
     return render(
@@ -83,7 +81,6 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
             "queue": page_of,
             "rows": queue_rows(page_of.tickets, timezone.now()),
             "ticket_url": reverse("desk:ticket", args=[0]).removesuffix("0/"),
-            "params": params.urlencode(),
             "view": request.GET.get("view", "active"),
             "filters": request.GET,
             "team": User.objects.filter(is_active=True),
