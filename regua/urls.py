@@ -6,6 +6,7 @@ from regua.users.urls import auth_urlpatterns
 
 urlpatterns = [
     path("", include("regua.core.urls")),
+    path("", include("regua.ops.urls")),
     *auth_urlpatterns,
     path("", include("regua.users.urls")),
     path("", include("regua.customers.urls")),

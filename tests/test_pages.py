@@ -204,34 +204,3 @@ def test_api_keys_are_shown_once_and_can_be_revoked(client_for, alice: User) -> 
     key_id = alice.api_keys.get().pk
     client.post(f"/settings/api-keys/{key_id}/revoke/")
     assert api.get("/api/contacts").status_code == 401
-
-
-def test_health_check(db, make_contact, alice) -> None:  # type: ignore[no-untyped-def]
-    from regua.desk.models import Message
-    from regua.desk.services import ticket_open, ticket_reply
-
-    assert Client().get("/healthz").json() == {
-        "status": "ok",
-        "database": "ok",
-        "queue_lag_seconds": 0.0,
-        "desk_outbox_lag_seconds": 0.0,
-    }
-    # a reply nobody has sent for ten minutes: no worker is running
-    ticket = ticket_open(contact=make_contact(), subject="Atraso", body="Cadê?")
-    reply = ticket_reply(ticket, by=alice, body="Já vamos ver.")
-    Message.objects.filter(pk=reply.pk).update(
-        next_attempt_at=timezone.now() - timedelta(minutes=10)
-    )
-    lag = Client().get("/healthz").json()["desk_outbox_lag_seconds"]
-    assert 600 <= lag < 660
-
-
-def test_health_check_says_503_when_the_database_is_gone(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from django.db import DatabaseError, connection
-
-    def broken() -> None:
-        raise DatabaseError("connection refused")
-
-    monkeypatch.setattr(connection, "cursor", broken)
-    response = Client().get("/healthz")
-    assert response.status_code == 503 and response.json()["database"] == "unreachable"

@@ -12,8 +12,6 @@
 """
 
 import logging
-import os
-import socket
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -50,10 +48,6 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
 RECORD_EVERY = 50
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def send_due(

@@ -52,6 +52,11 @@ class User(AbstractUser):
         return self.get_full_name() or self.email
 
     @property
+    def manages(self) -> bool:
+        """Managers and administrators: they change réguas, programmes and portfolios."""
+        return self.is_superuser or self.role in (Role.ADMIN, Role.MANAGER)
+
+    @property
     def sees_all_contacts(self) -> bool:
         """Managers and admins see every contact; agents too unless portfolios are private."""
         from django.conf import settings

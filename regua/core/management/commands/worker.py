@@ -62,12 +62,8 @@ class Command(BaseCommand):
         )
 
     def _deliveries(self, options: dict[str, Any]) -> None:
-        from regua.agenda.services import agenda_tick
-        from regua.analytics.services import scores_refresh_daily
         from regua.cadences.sending import send_due
-        from regua.cadences.tick import tick
-        from regua.desk.services import desk_tick
-        from regua.loyalty.services import loyalty_refresh_due
+        from regua.ops.heartbeat import Heartbeat
 
         stopping = False
 
@@ -77,28 +73,54 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        heartbeat = Heartbeat.start()
         last_tick = 0.0
-        while not stopping:
-            close_old_connections()
-            try:
-                if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
-                    last_tick = time.monotonic()
-                    summary = tick(now=timezone.now(), send=False)
-                    if summary.total.enrolled or summary.total.scheduled:
-                        log.info("tick: %s", summary.as_json())
-                    scores_refresh_daily(now=timezone.now())
-                    agenda_tick(now=timezone.now())
-                    loyalty_refresh_due(now=timezone.now())
-                    desk = desk_tick(now=timezone.now())
-                    if desk.warned or desk.breached or desk.sent or desk.failed:
-                        log.info("desk: %s", desk)
-                sent = send_due(max_batches=1, should_stop=lambda: stopping)
-            except OperationalError as error:  # a locked SQLite file: try again shortly
-                log.warning("worker: %s", error)
-                sent = 0
-            if options["batch"] and not sent:
-                return
-            if not sent:
-                deadline = time.monotonic() + options["interval"]
-                while not stopping and time.monotonic() < deadline:
-                    time.sleep(0.05)
+        try:
+            while not stopping:
+                close_old_connections()
+                try:
+                    if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
+                        last_tick = time.monotonic()
+                        self._tick()
+                        heartbeat.ticked(time.monotonic() - last_tick)
+                    sent = send_due(max_batches=1, should_stop=lambda: stopping)
+                    heartbeat.sent(sent)
+                except OperationalError as error:  # a locked SQLite file, a database restart
+                    log.warning("worker: %s", error)
+                    heartbeat.failed(error)
+                    sent = 0
+                except Exception as error:
+                    # A bug met in one turn must not stop the sending: it is logged with
+                    # its traceback, counted on the status page, and the loop goes on.
+                    log.exception("worker: %s", error)
+                    heartbeat.failed(error)
+                    sent = 0
+                heartbeat.beat()
+                if options["batch"] and not sent:
+                    return
+                if not sent:
+                    deadline = time.monotonic() + options["interval"]
+                    while not stopping and time.monotonic() < deadline:
+                        time.sleep(0.05)
+        finally:
+            heartbeat.stop()
+
+    def _tick(self) -> None:
+        """Enroll and schedule (the sends follow in the loop), then the other apps' due work."""
+        from regua.agenda.services import agenda_tick
+        from regua.analytics.services import scores_refresh_daily
+        from regua.cadences.tick import tick
+        from regua.desk.services import desk_tick
+        from regua.events.retention import events_archive_due
+        from regua.loyalty.services import loyalty_refresh_due
+
+        summary = tick(now=timezone.now(), send=False)
+        if summary.total.enrolled or summary.total.scheduled:
+            log.info("tick: %s", summary.as_json())
+        scores_refresh_daily(now=timezone.now())
+        agenda_tick(now=timezone.now())
+        loyalty_refresh_due(now=timezone.now())
+        events_archive_due(now=timezone.now())
+        desk = desk_tick(now=timezone.now())
+        if desk.warned or desk.breached or desk.sent or desk.failed:
+            log.info("desk: %s", desk)
