@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from regua.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "regua.faq",
     "regua.accounts",
     "regua.desk",
+    "regua.ops",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",
@@ -185,6 +187,11 @@ REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
 REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
+# Workers share each tick by partitions of the contacts (docs/cadences.md §Partitioned
+# ticks): each takes one whose turn has come. 1: the whole tick, one worker at a time.
+REGUA_TICK_PARTITIONS = env_int("REGUA_TICK_PARTITIONS", 1)
+if not 1 <= REGUA_TICK_PARTITIONS <= 255:
+    raise ImproperlyConfigured("REGUA_TICK_PARTITIONS must be between 1 and 255")
 # Local hour after which the worker queues the day's refresh of the customer scores.
 REGUA_ANALYTICS_HOUR = env_int("REGUA_ANALYTICS_HOUR", 2)
 # The thresholds of the scores (docs/analytics.md). RFM window in days; the activity
@@ -257,6 +264,33 @@ REGUA_DESK_RATING_DAYS = env_int("REGUA_DESK_RATING_DAYS", 14)
 REGUA_DESK_FORM_PER_HOUR = env_int("REGUA_DESK_FORM_PER_HOUR", 10)
 # NPS: hours during which a customer may change the answer they gave.
 REGUA_NPS_EDIT_HOURS = env_int("REGUA_NPS_EDIT_HOURS", 24)
+# Event retention (docs/deploy.md): raw events older than the current month and this many
+# months before it become monthly totals per contact and name (0 or unset: kept forever);
+# the names regua/events/retention.py keeps for the product, and these, are never
+# archived; the local hour after which the worker queues the day's archive.
+REGUA_EVENT_RETENTION_MONTHS = max(env_int("REGUA_EVENT_RETENTION_MONTHS", 0), 0) or None
+REGUA_EVENT_RETENTION_KEEP = env_list(
+    "REGUA_EVENT_RETENTION_KEEP", ["purchase", "upgrade", "downgrade"]
+)
+REGUA_EVENT_ARCHIVE_HOUR = env_int("REGUA_EVENT_ARCHIVE_HOUR", 3)
+
+# Operations (docs/deploy.md): how often a worker writes its heartbeat, after how long
+# without one it counts as dead, and the token Prometheus sends to read /metrics.
+REGUA_WORKER_BEAT_SECONDS = env_float("REGUA_WORKER_BEAT_SECONDS", 5.0)
+REGUA_WORKER_STALE_SECONDS = env_int("REGUA_WORKER_STALE_SECONDS", 60)
+REGUA_METRICS_TOKEN = env_str("REGUA_METRICS_TOKEN")
+
+# Behind a reverse proxy that terminates TLS (docs/deploy.md): secure cookies, HSTS and
+# the redirect to https, except for the probes a load balancer makes over plain http.
+REGUA_HTTPS = env_bool("REGUA_HTTPS", False)
+if REGUA_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Largest CSV upload accepted by the import page, in megabytes.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512)

