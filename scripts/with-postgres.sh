@@ -29,4 +29,8 @@ trap cleanup EXIT
   "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50" \
   start >/dev/null
 "${as_owner[@]}" "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U regua regua
+# For the fault tests (tests/test_faults.py), which stop and restart this cluster: a
+# pg_ctl command line for it, to which they add stop or restart (restart reuses the
+# options above).
+export REGUA_TEST_PG_CTL="${as_owner[*]} $pg_bin/pg_ctl -D $dir/data -l $dir/log"
 DATABASE_URL="postgres://regua@127.0.0.1:$port/regua" "$@"

@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
@@ -10,6 +10,9 @@ from django.utils import translation
 
 from regua.customers.models import Contact
 from regua.users.models import ApiKey, Role, User
+
+if TYPE_CHECKING:
+    from support.smtp import SmtpServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -59,6 +62,15 @@ def browser_page() -> Iterator[object]:
 @pytest.fixture
 def phone_page() -> Iterator[object]:
     yield from _chromium_page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+
+
+# An SMTP server on loopback that keeps what it accepts (test_worker_crash, test_faults).
+@pytest.fixture
+def smtp() -> Iterator["SmtpServer"]:
+    from support.smtp import smtp_server
+
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -218,8 +218,12 @@ def _send_in_parallel(
                     recorder.result(done, future.result())
                 if recorder.pending >= RECORD_EVERY:
                     recorder.flush()
+            # Rendering runs ahead of the connections: most of the batch is still on its
+            # way here, and is recorded as it goes, so a crash repeats few messages.
             for done, future in pending:
                 recorder.result(done, future.result())
+                if recorder.pending >= RECORD_EVERY:
+                    recorder.flush()
             pending.clear()
     finally:
         for backend in backends:

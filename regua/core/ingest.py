@@ -98,6 +98,7 @@ class CleanBatch:
     items: list[tuple[int, Any]] = field(default_factory=list)
     result: BatchResult = field(default_factory=BatchResult)
     position: int = 0  # bytes of the file read when the chunk was cut, for progress
+    last_line: int = 0  # the file's last line in the chunk: where a resumed import goes on
 
 
 def given_values(data: Mapping[str, Any]) -> dict[str, Any]:

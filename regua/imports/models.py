@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from regua.core.models import TimeStamped
@@ -20,9 +23,17 @@ class ImportStatus(models.TextChoices):
 
 
 class ImportJob(TimeStamped):
-    """A CSV file uploaded in the UI and imported in the background, with its report."""
+    """A CSV file uploaded in the UI and imported in the background, with its report.
+
+    Each chunk of rows is written in one transaction with the job's progress (its counts
+    and `lines_done`), so the report always matches the tables, and an import whose
+    process died or failed goes on after the last chunk it wrote (services.py).
+    """
 
     MAX_STORED_ERRORS = 1000
+    # A running import writes its progress after every chunk, seconds apart: one silent
+    # this long has lost its process (killed, or the machine went down).
+    STALLED_AFTER = timedelta(minutes=10)
 
     kind = models.CharField(_("kind"), max_length=10, choices=ImportKind.choices)
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
@@ -43,6 +54,8 @@ class ImportJob(TimeStamped):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     skipped = models.PositiveIntegerField(_("skipped"), default=0)
     contacts_created = models.PositiveIntegerField(_("contacts created"), default=0)
+    # The file's last line written: a resumed import reads on from the next one.
+    lines_done = models.PositiveIntegerField(default=0)
     # The first MAX_STORED_ERRORS row errors; `skipped` says how many rows were bad.
     errors = models.JSONField(_("errors"), default=list, blank=True)
     failure = models.TextField(_("failure"), blank=True)
@@ -76,3 +89,15 @@ class ImportJob(TimeStamped):
     @property
     def is_finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        """Running, but its process has written nothing for STALLED_AFTER."""
+        return (
+            self.status == ImportStatus.RUNNING
+            and self.updated_at < timezone.now() - self.STALLED_AFTER
+        )
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == ImportStatus.FAILED or self.is_stalled

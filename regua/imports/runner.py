@@ -1,8 +1,10 @@
 """Importing a CSV file of contacts, companies, orders or events, chunk by chunk.
 
 Each chunk of rows is cleaned and written by the same batch functions the REST API uses,
-in its own transaction: an interrupted import keeps the chunks it finished, and running
-it again adds nothing twice (every kind upserts by a unique key).
+in its own transaction, together with the caller's record of the progress (on_progress):
+an interrupted import keeps the chunks it finished and says exactly which, so it can go
+on after the last one (`after_line`); running it again from the start adds nothing twice
+either (every kind upserts by a unique key).
 
 On a large file the reading and cleaning run in a forked child process while this one
 writes (regua.lib.pipeline): cleaning needs no database.
@@ -16,6 +18,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,10 +27,10 @@ from regua.commerce import ingest as orders
 from regua.commerce.models import Order, OrderItem
 from regua.core.ingest import BatchResult, CleanBatch
 from regua.customers import ingest as contacts
-from regua.customers.models import Company
+from regua.customers.models import Company, Contact
 from regua.events import ingest as events
 from regua.events.models import Event
-from regua.lib.bulk import bulk_load
+from regua.lib.bulk import bulk_load, statistics_refresh
 from regua.lib.pipeline import can_fork, in_child
 
 from .csvfile import CsvFile, CsvRecordError, ImportFileError
@@ -83,7 +86,19 @@ KINDS: dict[str, Kind] = {
         chunk_size=25000,
     ),
 }
-Progress = Callable[[int, int, BatchResult], None]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where an import stands after a chunk."""
+
+    position: int  # bytes of the file read
+    size: int  # bytes in the file
+    line: int  # the file's last line written
+    result: BatchResult  # the totals so far
+
+
+Progress = Callable[[Checkpoint], None]
 
 
 def _fields(kind: Kind, csv_file: CsvFile) -> list[str]:
@@ -112,26 +127,41 @@ def import_file(
     chunk_size: int | None = None,
     on_progress: Progress | None = None,
     parallel: bool | None = None,
+    after_line: int = 0,
+    so_far: BatchResult | None = None,
 ) -> BatchResult:
-    """Import a CSV file; raises ImportFileError when it cannot be read at all."""
+    """Import a CSV file; raises ImportFileError when it cannot be read at all.
+
+    `on_progress` is called after each chunk inside the chunk's transaction: what it
+    records commits with the rows, or not at all. To go on with an interrupted import,
+    pass the last line it wrote (`after_line`) and its totals (`so_far`).
+    """
     kind = KINDS[kind_name]
     csv_file = CsvFile.open(path)
     fields = _fields(kind, csv_file)
     chunk_size = chunk_size or kind.chunk_size
-    plan = _Reading(kind_name, csv_file, fields, tz or timezone.get_default_timezone(), chunk_size)
+    zone = tz or timezone.get_default_timezone()
+    plan = _Reading(kind_name, csv_file, fields, zone, chunk_size, after_line)
     if parallel is None:
         parallel = csv_file.size >= PARALLEL_MIN_BYTES
     parallel = parallel and can_fork()
-    total = BatchResult()
+    total = so_far or BatchResult()
+    line, unanalysed = after_line, 0
     with relaxed_gc(), bulk_load():
         for batch in plan.in_child() if parallel else plan.batches():
-            result = kind.write(batch, source, create_contacts)
-            result.outcomes.clear()  # per-row outcomes are for API replies; a file may be huge
-            total.merge(result)
-            if on_progress:
-                on_progress(batch.position, csv_file.size, total)
+            with transaction.atomic():
+                result = kind.write(batch, source, create_contacts)
+                result.outcomes.clear()  # per-row outcomes are for API replies
+                total.merge(result)
+                line = max(line, batch.last_line)
+                if on_progress:
+                    on_progress(Checkpoint(batch.position, csv_file.size, line, total))
+            unanalysed += len(batch.items)
+            if unanalysed >= STATISTICS_EVERY:
+                statistics_refresh(Contact, *kind.tables)
+                unanalysed = 0
     if on_progress:
-        on_progress(csv_file.size, csv_file.size, total)
+        on_progress(Checkpoint(csv_file.size, csv_file.size, line, total))
     return total
 
 
@@ -142,6 +172,7 @@ class _Reading:
     fields: list[str]
     tz: tzinfo
     chunk_size: int
+    after_line: int = 0  # the lines up to this one were written by an earlier run
 
     def batches(self) -> Iterator[CleanBatch]:
         """The file's rows in cleaned chunks; rows that cannot be read go in the results."""
@@ -149,15 +180,20 @@ class _Reading:
         width = len(self.fields)
         refused = BatchResult()
         chunk: list[tuple[int, dict[str, str]]] = []
+        last = 0
 
         def cut() -> CleanBatch:
             batch = kind.clean(chunk, self.tz)
             batch.result.merge(refused)
-            batch.position = self.csv_file.position
+            batch.position = self.csv_file.position or self.csv_file.size  # 0: all read
+            batch.last_line = last
             return batch
 
         try:
             for line, values in self.csv_file.records():
+                if line <= self.after_line:
+                    continue  # the records are parsed again, but neither cleaned nor written
+                last = line
                 if len(values) > width:
                     message = _("this line has %(found)d values but the header has %(expected)d")
                     refused.fail(line, [("", message % {"found": len(values), "expected": width})])
@@ -167,8 +203,10 @@ class _Reading:
                     yield cut()
                     chunk, refused = [], BatchResult()
         except CsvRecordError as exc:
-            message = _("the file cannot be read from this line on: %(error)s")
-            refused.fail(exc.line, [("", message % {"error": exc})])
+            if exc.line > self.after_line:  # else an earlier run reported it already
+                last = exc.line
+                message = _("the file cannot be read from this line on: %(error)s")
+                refused.fail(exc.line, [("", message % {"error": exc})])
         if chunk or refused.skipped:
             yield cut()
 

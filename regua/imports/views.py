@@ -3,12 +3,13 @@ import csv
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from regua.users.models import Role
 
 from .forms import ImportForm
 from .models import ImportJob
-from .services import import_job_start
+from .services import import_job_retry, import_job_start
 
 
 def _jobs_for(request: HttpRequest):  # type: ignore[no-untyped-def]
@@ -38,6 +39,15 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(_jobs_for(request), pk=job_id)
     template = "imports/_progress.html" if request.htmx else "imports/import_detail.html"  # type: ignore[attr-defined]
     return render(request, template, {"job": job})
+
+
+@login_required
+@require_POST
+def import_retry(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Start a failed or stalled import again; it goes on where it stopped."""
+    job = get_object_or_404(_jobs_for(request), pk=job_id)
+    import_job_retry(job=job)
+    return redirect("imports:detail", job_id=job.pk)
 
 
 @login_required

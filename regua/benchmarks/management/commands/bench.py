@@ -47,10 +47,19 @@ class Command(BaseCommand):
                 "analytics",
                 "agenda",
                 "desk",
+                "faults",
             ],
             action="append",
+            help="Run only these parts (repeatable). 'faults' (issue 7: processes killed, "
+            "SMTP and PostgreSQL down, disk full) runs only when asked for.",
         )
         parser.add_argument("--desk-tickets", type=int, default=1_000_000)
+        parser.add_argument(
+            "--faults-scale",
+            type=float,
+            default=1.0,
+            help="Size of the fault runs: 1 = a 200,000-row import, 50,000 e-mails, ...",
+        )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -69,6 +78,15 @@ class Command(BaseCommand):
             ]
         )
         report: dict[str, Any] = {"machine": measure.machine()}
+        if "faults" in only:
+            from regua.benchmarks.faults import faults
+
+            # First: it creates its tables on an empty database, and its own data.
+            report["faults"] = figures = faults(scale=options["faults_scale"])
+            self.stdout.write(
+                f"faults on {figures['database']} ({figures['seconds']:.0f} s, "
+                f"seed {figures['seed']}):\n{figures['markdown']}"
+            )
         if "demo" in only and not options["keep_data"]:
             if not options["reset"]:
                 raise CommandError(

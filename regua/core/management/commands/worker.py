@@ -74,25 +74,30 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         heartbeat = Heartbeat.start()
+        repeats = _RepeatFilter()
         last_tick = 0.0
         try:
             while not stopping:
                 close_old_connections()
+                phase = "tick"
                 try:
                     if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
                         last_tick = time.monotonic()
                         self._tick()
                         heartbeat.ticked(time.monotonic() - last_tick)
+                    phase = "send"
                     sent = send_due(max_batches=1, should_stop=lambda: stopping)
                     heartbeat.sent(sent)
-                except OperationalError as error:  # a locked SQLite file, a database restart
-                    log.warning("worker: %s", error)
+                except OperationalError as error:  # a locked or full SQLite file, a restart
+                    if repeats.new(phase, error):
+                        log.warning("worker (%s): %s", phase, error)
                     heartbeat.failed(error)
                     sent = 0
                 except Exception as error:
                     # A bug met in one turn must not stop the sending: it is logged with
                     # its traceback, counted on the status page, and the loop goes on.
-                    log.exception("worker: %s", error)
+                    if repeats.new(phase, error):
+                        log.exception("worker (%s): %s", phase, error)
                     heartbeat.failed(error)
                     sent = 0
                 heartbeat.beat()
@@ -112,6 +117,7 @@ class Command(BaseCommand):
         from regua.cadences.tick import tick
         from regua.desk.services import desk_tick
         from regua.events.retention import events_archive_due
+        from regua.imports.services import import_jobs_resume_stalled
         from regua.loyalty.services import loyalty_refresh_due
 
         summary = tick(now=timezone.now(), send=False)
@@ -121,6 +127,25 @@ class Command(BaseCommand):
         agenda_tick(now=timezone.now())
         loyalty_refresh_due(now=timezone.now())
         events_archive_due(now=timezone.now())
+        import_jobs_resume_stalled(now=timezone.now())
         desk = desk_tick(now=timezone.now())
         if desk.warned or desk.breached or desk.sent or desk.failed:
             log.info("desk: %s", desk)
+
+
+class _RepeatFilter:
+    """The same error in the same phase is logged once a minute, not on every turn: a
+    full disk or a database down would otherwise fill the log every second."""
+
+    EVERY = 60.0
+
+    def __init__(self) -> None:
+        self.last: tuple[str, str] = ("", "")
+        self.logged_at = 0.0
+
+    def new(self, phase: str, error: BaseException) -> bool:
+        key = (phase, str(error))
+        if key == self.last and time.monotonic() - self.logged_at < self.EVERY:
+            return False
+        self.last, self.logged_at = key, time.monotonic()
+        return True

@@ -14,9 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from regua.core.ingest import BatchResult
 from regua.imports.csvfile import ImportFileError
-from regua.imports.runner import KINDS, import_file
+from regua.imports.runner import KINDS, Checkpoint, import_file
 
 
 class Command(BaseCommand):
@@ -46,10 +45,11 @@ class Command(BaseCommand):
         if sys.stderr.isatty():
             bar = tqdm(total=0, unit="B", unit_scale=True, desc=options["kind"], file=sys.stderr)
 
-        def progress(done: int, total: int, result: BatchResult) -> None:
+        def progress(checkpoint: Checkpoint) -> None:
             if bar is not None:
-                bar.total = total
-                bar.update(done - bar.n)
+                result = checkpoint.result
+                bar.total = checkpoint.size
+                bar.update(checkpoint.position - bar.n)
                 bar.set_postfix(
                     created=result.created,
                     updated=result.updated,

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests that run Régua's commands as real processes."""
