@@ -48,10 +48,13 @@ class Command(BaseCommand):
                 "agenda",
                 "desk",
                 "faults",
+                "scale",
+                "load",
             ],
             action="append",
-            help="Run only these parts (repeatable). 'faults' (issue 7: processes killed, "
-            "SMTP and PostgreSQL down, disk full) runs only when asked for.",
+            help="Run only these parts (repeatable). Issue 7's parts run only when asked "
+            "for: 'faults' (processes killed, SMTP and PostgreSQL down, disk full), 'scale' "
+            "(one sending worker against two), 'load' (locust against gunicorn and workers).",
         )
         parser.add_argument("--desk-tickets", type=int, default=1_000_000)
         parser.add_argument(
@@ -60,6 +63,12 @@ class Command(BaseCommand):
             default=1.0,
             help="Size of the fault runs: 1 = a 200,000-row import, 50,000 e-mails, ...",
         )
+        parser.add_argument("--scale-messages", type=int, default=20_000)
+        parser.add_argument("--load-users", type=int, default=50)
+        parser.add_argument("--load-minutes", type=float, default=10)
+        parser.add_argument("--load-workers", type=int, default=2)
+        parser.add_argument("--load-web", type=int, default=4, help="gunicorn processes")
+        parser.add_argument("--load-messages", type=int, default=300_000)
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -252,6 +261,38 @@ class Command(BaseCommand):
                 f"{clocks['due_times_per_ticket_us']:.1f} µs "
                 f"(minute walk {clocks['minute_walk_us']:.0f} µs for the first response)",
                 1000 / clocks["due_times_per_ticket_us"],
+            )
+        if "scale" in only:
+            from regua.benchmarks.load import sending_scale
+
+            report["scale"] = figures = sending_scale(messages=options["scale_messages"])
+            self._line(
+                f"sending, 1 worker → 2 ({figures['messages']:,} e-mails)",
+                f"{figures['one_worker_per_s']:.0f}/s → {figures['two_workers_per_s']:.0f}/s",
+                figures["ratio"] / 1.7,
+            )
+        if "load" in only:
+            from regua.benchmarks.load import load
+
+            report["load"] = figures = load(
+                users=options["load_users"],
+                minutes=options["load_minutes"],
+                workers=options["load_workers"],
+                web=options["load_web"],
+                messages=options["load_messages"],
+            )
+            for name, row in figures["pages"].items():
+                target = 100 if name.startswith("POST /api/") else 300
+                self._line(
+                    f"{name} ({row['requests']:,}, {row['failures']} errors)",
+                    f"p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
+                    f"p99 {row['p99_ms']:.0f} ms",
+                    target / row["p95_ms"] if row["p95_ms"] else None,
+                )
+            self._line(
+                f"sent during the load ({figures['workers']} workers)",
+                f"{figures['sent_per_s']:.0f} e-mails/s",
+                figures["sent_per_s"] / 1000,
             )
         text = json.dumps(report, indent=2, default=str)
         self.stdout.write(text)

@@ -1,0 +1,240 @@
+"""Production-shaped figures (issue 7): the load test, and one worker against two.
+
+`load()` starts, on loopback, what a production install runs: gunicorn, `workers`
+delivery workers (each sending to its own discarding aiosmtpd server, so the server is
+not what is measured), and locust with `users` simulated users (locustfile.py): the team
+browsing contacts, dossiers, the agenda and the dashboard, and the shop's API posting
+event batches. It stops by itself after `minutes`, and reports p50/p95/p99 and errors
+per page and the e-mails sent per second meanwhile.
+
+`sending_scale()` sends the same due messages with one worker, then with two, and
+compares the rates: each rate is the messages sent divided by the time between the
+first and the last `sent_at`, so process start-up is not counted.
+"""
+
+import csv
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max, Min
+
+from regua.cadences.models import Cadence, Delivery, DeliveryStatus
+from regua.customers.models import Contact
+from regua.events.models import Event
+from regua.users.models import ApiKey, Role, User
+
+from .engine import _bench_regua, _reschedule, _sink
+from .measure import _free_port, _wait_for
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOAD_USER = "carga@regua.bench"
+
+
+def _env(smtp_port: int | None = None) -> dict[str, str]:
+    env = {**os.environ, "REGUA_QUIET_HOURS": "", "REGUA_FREQUENCY_CAP": "1000"}
+    if smtp_port is not None:
+        env.update(EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port))
+    return env
+
+
+def _start_workers(count: int, *, batch: bool) -> tuple[list[subprocess.Popen[bytes]], list[Any]]:
+    """`count` delivery workers, each with its own SMTP sink."""
+    sinks, workers = [], []
+    for _ in range(count):
+        port = _free_port()
+        sinks.append(_sink(port))
+        command = [sys.executable, "-m", "regua", "worker", "--only", "deliveries"]
+        workers.append(
+            subprocess.Popen(
+                [*command, "--batch"] if batch else command,
+                env=_env(port),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return workers, sinks
+
+
+def _stop(processes: list[Any]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _sent_rate(cadence: Cadence) -> tuple[int, float]:
+    sent = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT)
+    span = sent.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+    count = sent.count()
+    if count < 2:
+        return count, 0.0
+    return count, count / max((span["last"] - span["first"]).total_seconds(), 1e-6)
+
+
+def sending_scale(messages: int = 20_000, runs: int = 3) -> dict[str, Any]:
+    """The same `messages` due e-mails sent by one worker, then by two, `runs` times."""
+    cadence = _bench_regua(messages)
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for _ in range(runs):
+            for count in (1, 2):
+                _reschedule(cadence)
+                workers, sinks = _start_workers(count, batch=True)
+                try:
+                    for worker in workers:
+                        worker.wait(timeout=3600)
+                finally:
+                    _stop(workers + sinks)
+                sent, rate = _sent_rate(cadence)
+                if sent != Delivery.objects.filter(cadence=cadence).count():
+                    raise RuntimeError(f"only {sent} of the messages were sent")
+                rates[count].append(rate)
+    finally:
+        _cleanup(cadence)
+    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    return {
+        "messages": messages,
+        "runs": runs,
+        "one_worker_per_s": one,
+        "two_workers_per_s": two,
+        "ratio": two / one,
+        "cores": os.cpu_count(),
+    }
+
+
+def _cleanup(cadence: Cadence) -> None:
+    Event.objects.filter(name="bench_signup").delete()
+    Cadence.objects.filter(pk=cadence.pk).delete()
+
+
+def _load_user() -> tuple[str, str]:
+    password = secrets.token_urlsafe(16)
+    user, _ = User.objects.get_or_create(
+        email=LOAD_USER, defaults={"first_name": "Carga", "role": Role.MANAGER}
+    )
+    user.set_password(password)
+    user.role = Role.MANAGER
+    user.save()
+    _key, token = ApiKey.generate(user=user, name="load test")
+    return password, token
+
+
+def _contacts_file(directory: Path, sample: int = 5000) -> Path:
+    """A spread sample of contact ids for the dossiers (every n-th id, not the first ones)."""
+    ids = Contact.objects.order_by("id").values_list("id", flat=True)
+    total = ids.count()
+    step = max(total // sample, 1)
+    chosen = [str(pk) for n, pk in enumerate(ids.iterator(chunk_size=50_000)) if n % step == 0]
+    path = directory / "load-contacts.txt"
+    path.write_text("\n".join(chosen))
+    return path
+
+
+def load(
+    *, users: int = 50, minutes: float = 10, workers: int = 2, web: int = 4, messages: int = 300_000
+) -> dict[str, Any]:
+    directory = Path(settings.VAR_DIR) / "load"
+    directory.mkdir(exist_ok=True)
+    password, token = _load_user()
+    contacts = _contacts_file(directory)
+    cadence = _bench_regua(messages)
+    port = _free_port()
+    web_server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "regua.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(web), "--timeout", "120",
+        ],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    processes: list[Any] = [web_server]
+    try:
+        _wait_for(port)
+        started_workers, sinks = _start_workers(workers, batch=False)
+        processes += started_workers + sinks
+        prefix = directory / "locust"
+        locust_env = {
+            **os.environ,
+            "LOAD_EMAIL": LOAD_USER,
+            "LOAD_PASSWORD": password,
+            "LOAD_TOKEN": token,
+            "LOAD_CONTACTS": str(contacts),
+            "LOAD_CUSTOMERS": str(Contact.objects.exclude(external_id=None).count()),
+        }
+        sent_before = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT).count()
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+                "-u", str(users), "-r", str(max(users // 10, 1)),
+                "-t", f"{round(minutes * 60)}s", "--stop-timeout", "10",
+                "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
+            ],
+            env=locust_env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=minutes * 60 + 300,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        sent = (
+            Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT).count()
+            - sent_before
+        )
+    finally:
+        _stop(processes)
+        _cleanup(cadence)
+    return {
+        "users": users,
+        "minutes": minutes,
+        "workers": workers,
+        "web_processes": web,
+        "contacts": Contact.objects.count(),
+        "events": _events_estimate(),
+        "pages": _locust_stats(Path(f"{prefix}_stats.csv")),
+        "sent": sent,
+        "sent_per_s": sent / seconds,
+        "cores": os.cpu_count(),
+    }
+
+
+def _events_estimate() -> int:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
+                [Event._meta.db_table],
+            )
+            return int(cursor.fetchone()[0])
+    return Event.objects.count()
+
+
+def _locust_stats(path: Path) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, float]] = {}
+    with path.open() as stats:
+        for row in csv.DictReader(stats):
+            name = row["Name"] if row["Type"] != "" else "All"
+            rows[name] = {
+                "requests": int(row["Request Count"]),
+                "failures": int(row["Failure Count"]),
+                "p50_ms": float(row["50%"] or 0),
+                "p95_ms": float(row["95%"] or 0),
+                "p99_ms": float(row["99%"] or 0),
+                "per_s": float(row["Requests/s"] or 0),
+            }
+    return rows
