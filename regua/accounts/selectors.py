@@ -11,8 +11,8 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from regua.customers.models import Company, ContactRole, Level, PowerRole
-from regua.customers.selectors import companies_visible_to
+from regua.customers.models import Company, Contact, ContactRole, Level, PowerRole
+from regua.customers.selectors import companies_visible_to, contacts_visible_to
 from regua.users.models import User
 
 from .classification import AbcClass, abc_class, abc_class_expression
@@ -154,10 +154,15 @@ ROLE_HINTS: dict[str, Any] = {
 }
 
 
-def company_power_map(company: Company) -> list[PowerGroup]:
+def company_power_map(
+    company: Company, *, visible: QuerySet[Contact] | None = None
+) -> list[PowerGroup]:
     """The company's contacts grouped by their part in buying decisions, in one query.
 
-    Every role is listed, empty ones included: a missing decision maker is news.
+    Every role is listed, empty ones included: a missing decision maker is news. With
+    `visible` (an agent's private portfolio: contacts_visible_to), only those contacts
+    are named: a company shared with a colleague shows the colleague's people to nobody
+    else.
     """
     members: dict[str, list[ContactRole]] = {role: [] for role in PowerRole.values}
     roles = (
@@ -165,6 +170,8 @@ def company_power_map(company: Company) -> list[PowerGroup]:
         .select_related("contact")
         .order_by("contact__search_name", "contact_id")
     )
+    if visible is not None:
+        roles = roles.filter(contact__in=visible.values("pk"))
     for role in roles:
         members.setdefault(role.role, []).append(role)
     return [
@@ -176,6 +183,12 @@ def company_power_map(company: Company) -> list[PowerGroup]:
 
 
 # Account plans ---------------------------------------------------------------------------
+
+
+def private_portfolio(user: User) -> QuerySet[Contact] | None:
+    """The contacts an agent with a private portfolio may see; None for who sees all
+    (the `visible` of company_power_map)."""
+    return None if user.sees_all_contacts else contacts_visible_to(user)
 
 
 def plans_visible_to(user: User) -> QuerySet[AccountPlan]:

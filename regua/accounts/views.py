@@ -25,7 +25,7 @@ from regua.customers.selectors import (
     contacts_visible_to,
 )
 from regua.lib.text import search_key
-from regua.users.models import Role, User
+from regua.users.models import User
 
 from . import services
 from .classification import company_abc_class
@@ -49,6 +49,7 @@ from .selectors import (
     companies_filter,
     company_power_map,
     plans_overview,
+    private_portfolio,
 )
 
 
@@ -63,7 +64,7 @@ def _visible_company(request: HttpRequest, company_id: int) -> Company:
 
 def _may_reassign(user: User) -> bool:
     """Giving an account to someone else is a manager's call (like a portfolio hand-over)."""
-    return user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER)
+    return user.manages
 
 
 def _query(request: HttpRequest, *drop: str) -> str:
@@ -173,7 +174,7 @@ def roles(request: HttpRequest, company_id: int) -> HttpResponse:
         found = [contact for contact in page.items if contact.pk not in linked]
     context = {
         "company": company,
-        "power_map": company_power_map(company),
+        "power_map": company_power_map(company, visible=private_portfolio(_user(request))),
         "editable": True,
         "q": q,
         "found": found,
@@ -184,10 +185,15 @@ def roles(request: HttpRequest, company_id: int) -> HttpResponse:
 
 
 def _visible_role(request: HttpRequest, role_id: int) -> ContactRole:
-    companies = companies_visible_to(_user(request)).values("pk")
-    return get_object_or_404(
-        ContactRole.objects.select_related("contact"), pk=role_id, company__in=companies
+    """A role on the power map of a company the user sees, of a contact the user sees:
+    on a company shared with a colleague, the colleague's people stay theirs."""
+    user = _user(request)
+    roles = ContactRole.objects.select_related("contact").filter(
+        company__in=companies_visible_to(user).values("pk")
     )
+    if (visible := private_portfolio(user)) is not None:
+        roles = roles.filter(contact__in=visible.values("pk"))
+    return get_object_or_404(roles, pk=role_id)
 
 
 @login_required

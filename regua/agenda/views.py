@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -404,9 +404,11 @@ def _handover_summary(done: HandOver) -> str:
 @require_POST
 def handover_return_view(request: HttpRequest, handover_id: int) -> HttpResponse:
     user = _user(request)
-    absence = get_object_or_404(HandOver, pk=handover_id, ends_on__isnull=False)
-    if not can_manage_team(user) and user.pk not in (absence.from_user_id, absence.to_user_id):
-        raise PermissionDenied
+    absences = HandOver.objects.filter(ends_on__isnull=False)
+    if not can_manage_team(user):
+        # An agent's own absences and stand-ins only; another's is not found (404).
+        absences = absences.filter(Q(from_user=user) | Q(to_user=user))
+    absence = get_object_or_404(absences, pk=handover_id)
     count = handover_return(handover=absence, by=user)
     messages.success(
         request,

@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from regua.customers.models import Contact
 
 from .models import Cadence, CadenceStatus, Delivery, DeliveryStatus, Step
 from .sending import send_due
@@ -47,7 +50,16 @@ class _Rollback(Exception):
     pass
 
 
-def cadence_preview(cadence: Cadence, *, start: datetime, days: int = 30) -> Preview:
+def cadence_preview(
+    cadence: Cadence,
+    *,
+    start: datetime,
+    days: int = 30,
+    visible: QuerySet[Contact] | None = None,
+) -> Preview:
+    """What the régua would send from `start`; the sample names come from `visible` only
+    (an agent's private portfolio), while the counts cover every contact: they name
+    nobody."""
     end = start + timedelta(days=days)
     zone = ZoneInfo(settings.TIME_ZONE)
     steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
@@ -59,14 +71,16 @@ def cadence_preview(cadence: Cadence, *, start: datetime, days: int = 30) -> Pre
     )
     try:
         with transaction.atomic():
-            _simulate(cadence, preview, zone)
+            _simulate(cadence, preview, zone, visible)
             raise _Rollback
     except _Rollback:
         pass
     return preview
 
 
-def _simulate(cadence: Cadence, preview: Preview, zone: ZoneInfo) -> None:
+def _simulate(
+    cadence: Cadence, preview: Preview, zone: ZoneInfo, visible: QuerySet[Contact] | None
+) -> None:
     start, end = preview.start, preview.end
     if cadence.status != CadenceStatus.ACTIVE or (
         cadence.activated_at and cadence.activated_at > start
@@ -92,12 +106,15 @@ def _simulate(cadence: Cadence, preview: Preview, zone: ZoneInfo) -> None:
     counts: dict[tuple[date, int], int] = defaultdict(int)
     samples: dict[int, list[str]] = defaultdict(list)
     totals: dict[int, int] = defaultdict(int)
-    for step_id, sent_at, first, last in sent.values_list(
-        "step_id", "sent_at", "contact__first_name", "contact__last_name"
+    named = None
+    if visible is not None:
+        named = set(visible.filter(pk__in=sent.values("contact_id")).values_list("pk", flat=True))
+    for step_id, sent_at, contact_id, first, last in sent.values_list(
+        "step_id", "sent_at", "contact_id", "contact__first_name", "contact__last_name"
     ).order_by("sent_at", "id"):
         counts[(sent_at.astimezone(zone).date(), step_id)] += 1
         totals[step_id] += 1
-        if len(samples[step_id]) < SAMPLE:
+        if len(samples[step_id]) < SAMPLE and (named is None or contact_id in named):
             samples[step_id].append(f"{first} {last}".strip())
     preview.counts, preview.samples, preview.totals = dict(counts), dict(samples), dict(totals)
 

@@ -6,9 +6,11 @@ webhooks, which django-anymail normalises into its `tracking` signal; a hard bou
 a complaint puts the address on the suppression list.
 """
 
+import logging
 from datetime import datetime
 
 from anymail.signals import AnymailTrackingEvent, tracking
+from django.conf import settings
 from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
@@ -19,6 +21,8 @@ from regua.events.ingest import event_record_once, fingerprint
 from regua.events.models import Event
 
 from .models import Delivery, DeliveryStatus, Suppression, SuppressionReason
+
+log = logging.getLogger(__name__)
 
 
 def _fingerprint_of(delivery: Delivery, name: str) -> int:
@@ -108,6 +112,12 @@ def on_provider_event(
     sender: object, event: AnymailTrackingEvent, esp_name: str, **_: object
 ) -> None:
     """The provider's delivery events: bounces and complaints suppress the address."""
+    if not getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"):
+        # Without the secret the route is open to anyone on the web (anymail only warns
+        # for most providers): a forged bounce or complaint would suppress any address
+        # and unsubscribe its contact. Inbound e-mail follows the same rule (desk/inbound).
+        log.warning("provider event ignored: set ANYMAIL_WEBHOOK_SECRET to take it")
+        return
     delivery = _delivery_of(event)
     if event.event_type in {"bounced", "rejected"} and event.recipient:
         suppression_add(

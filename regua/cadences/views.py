@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, user_passes_test
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,7 +14,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from regua.users.models import Role, User
+from regua.customers.models import Contact
+from regua.customers.selectors import contacts_visible_to
+from regua.users.models import User
+from regua.users.permissions import manager_required
 
 from .context import build as build_contexts
 from .forms import CadenceForm, StepForm, YamlImportForm
@@ -45,10 +48,11 @@ DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
 
 def _can_edit(user: User) -> bool:
-    return user.is_authenticated and (user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER))
+    return user.is_authenticated and user.manages
 
 
-editor_required = user_passes_test(_can_edit)
+# Agents read réguas and segments; changing them is for managers (403 for agents).
+editor_required = manager_required
 
 
 @login_required
@@ -283,7 +287,11 @@ def step_archive(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
 def cadence_preview_view(request: HttpRequest, key: str) -> HttpResponse:
     cadence = get_object_or_404(Cadence, key=key)
     backtest = request.GET.get("period") == "past"
-    preview = cadence_preview(cadence, start=default_start(backtest))
+    preview = cadence_preview(
+        cadence,
+        start=default_start(backtest),
+        visible=_private_portfolio(request.user),  # type: ignore[arg-type]
+    )
     return render(
         request,
         "cadences/preview.html",
@@ -295,8 +303,6 @@ def cadence_preview_view(request: HttpRequest, key: str) -> HttpResponse:
 @require_POST
 def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
     """Render a step for a real contact and send it to the signed-in user."""
-    from regua.customers.models import Contact
-
     from .channels import Outgoing, backend_for
 
     step = get_object_or_404(Step.objects.select_related("cadence"), cadence__key=key, key=step_key)
@@ -362,9 +368,24 @@ def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpRespons
     )
 
 
+def _private_portfolio(user: User) -> QuerySet[Contact] | None:
+    """The contacts an agent with a private portfolio may see; None for who sees all."""
+    return None if user.sees_all_contacts else contacts_visible_to(user)
+
+
+def _outbox_for(user: User) -> QuerySet[OutboxMessage]:
+    """The kept messages this user may read: an agent with a private portfolio reads
+    those a régua sent to the portfolio's contacts, not the team's other mail."""
+    rows = OutboxMessage.objects.all()
+    visible = _private_portfolio(user)
+    if visible is not None:
+        rows = rows.filter(delivery__contact__in=visible.values("pk"))
+    return rows
+
+
 @login_required
 def outbox(request: HttpRequest) -> HttpResponse:
-    rows = OutboxMessage.objects.order_by("-created_at", "-id")
+    rows = _outbox_for(request.user).order_by("-created_at", "-id")  # type: ignore[arg-type]
     channel = request.GET.get("channel", "")
     if channel:
         rows = rows.filter(channel=channel)
@@ -375,7 +396,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @xframe_options_sameorigin  # the message page shows it in a sandboxed frame
 def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(OutboxMessage, pk=pk)
+    message = get_object_or_404(_outbox_for(request.user), pk=pk)  # type: ignore[arg-type]
     if request.GET.get("raw") == "html":
         response = HttpResponse(message.html)
         # Shown inside a sandboxed frame: no scripts, no forms, no navigation of the app.

@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, django_auth
 
 from regua.core.ingest import BatchResult
-from regua.users.models import ApiKey, Role, User
+from regua.users.models import ApiKey, User
 
 MAX_BATCH = 1000
 
@@ -46,7 +46,7 @@ def api_user(request: HttpRequest) -> User:
 
 def require_writer(request: HttpRequest) -> User:
     user = api_user(request)
-    if user.role not in (Role.ADMIN, Role.MANAGER):
+    if not user.manages:
         raise HttpError(403, "writing through the API needs a manager's or an admin's key")
     return user
 

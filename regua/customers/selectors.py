@@ -186,8 +186,9 @@ def count_capped(queryset: QuerySet[Any], cap: int = 1000) -> str:
 # The dossier -----------------------------------------------------------------------------
 
 
-def contact_dossier(contact: Contact) -> dict[str, Any]:
-    """Everything the contact page shows beside the timeline, in a few queries."""
+def contact_dossier(contact: Contact, *, user: User) -> dict[str, Any]:
+    """Everything the contact page shows beside the timeline, in a few queries. The
+    power maps of the contact's companies name only the people `user` may see."""
     roles = list(
         ContactRole.objects.filter(contact=contact).select_related("company").order_by("id")
     )
@@ -208,12 +209,13 @@ def contact_dossier(contact: Contact) -> dict[str, Any]:
         .only("occurred_at", "properties")
         .first()
     )
-    from regua.accounts.selectors import company_power_map
+    from regua.accounts.selectors import company_power_map, private_portfolio
     from regua.loyalty.selectors import loyalty_summary
 
+    visible = private_portfolio(user)
     return {
         "loyalty": loyalty_summary(contact),
-        "power_maps": [(role, company_power_map(role.company)) for role in roles],
+        "power_maps": [(role, company_power_map(role.company, visible=visible)) for role in roles],
         "open_tasks": contact_open_tasks(contact.pk),
         "tickets": contact_tickets(contact.pk),
         "upcoming": upcoming_steps(contact.pk, timezone.now()),

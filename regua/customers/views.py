@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -68,7 +70,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
         "stage_changes": list(StageChange.objects.filter(contact=contact)[:10]),
         "channels": Channel,
         "today": timezone.localdate(),
-        **contact_dossier(contact),
+        **contact_dossier(contact, user=cast(User, request.user)),
     }
     return render(request, "customers/contact_detail.html", context)
 
@@ -113,13 +115,17 @@ def company_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def company_detail(request: HttpRequest, company_id: int) -> HttpResponse:
-    company = get_object_or_404(
-        companies_visible_to(request.user).select_related("owner"), pk=company_id
-    )  # type: ignore[arg-type]
+    user = cast(User, request.user)
+    company = get_object_or_404(companies_visible_to(user).select_related("owner"), pk=company_id)
     roles = company.roles.select_related("contact").order_by("role", "contact__search_name")
-    interactions = company.interactions.select_related("contact", "author")[:20]
+    interactions = company.interactions.select_related("contact", "author")
+    if not user.sees_all_contacts:
+        # A company shared with a colleague: the colleague's contacts stay theirs.
+        mine = contacts_visible_to(user).values("pk")
+        roles = roles.filter(contact__in=mine)
+        interactions = interactions.filter(contact__in=mine)
     return render(
         request,
         "customers/company_detail.html",
-        {"company": company, "roles": roles, "interactions": interactions},
+        {"company": company, "roles": roles, "interactions": interactions[:20]},
     )

@@ -17,6 +17,7 @@ from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
 from regua.segments.models import Segment
 from regua.users.models import User
+from regua.users.permissions import manager_required
 
 from . import sla
 from .forms import ContactForm, ReplyForm, ReplyTemplateForm, TicketForm, UpdateForm
@@ -285,10 +286,13 @@ def attachment(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 def template_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "desk/templates.html", {"templates": ReplyTemplate.objects.all()})
+    context = {"templates": ReplyTemplate.objects.all(), "manages": _user(request).manages}
+    return render(request, "desk/templates.html", context)
 
 
-@login_required
+# The team's shared words to customers, like a régua's messages: agents use the templates
+# from a ticket, managers and admins write them.
+@manager_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     instance = get_object_or_404(ReplyTemplate, pk=pk) if pk else None

@@ -1,8 +1,10 @@
 import csv
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from regua.users.models import Role
@@ -21,6 +23,13 @@ def _jobs_for(request: HttpRequest):  # type: ignore[no-untyped-def]
 
 @login_required
 def import_list(request: HttpRequest) -> HttpResponse:
+    # An import updates the contacts it names, whoever owns them: with private
+    # portfolios it is for those who see every contact.
+    may_import = request.user.sees_all_contacts  # type: ignore[union-attr]
+    if request.method == "POST" and not may_import:
+        raise PermissionDenied(
+            _("With private portfolios, only managers and administrators import files.")
+        )
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = import_job_start(
@@ -31,7 +40,11 @@ def import_list(request: HttpRequest) -> HttpResponse:
         )
         return redirect("imports:detail", job_id=job.pk)
     jobs = _jobs_for(request)[:20]
-    return render(request, "imports/import_list.html", {"form": form, "jobs": jobs})
+    return render(
+        request,
+        "imports/import_list.html",
+        {"form": form, "jobs": jobs, "may_import": may_import},
+    )
 
 
 @login_required

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
-from regua.users.models import Role, User
+from regua.users.models import User
 
 from . import services
 from .forms import AdjustForm, RedeemForm, RewardForm, TierForm
@@ -31,16 +31,12 @@ from .services import LoyaltyError, points_adjust, reward_redeem
 ENTRIES_PER_PAGE = 50
 
 
-def manages(user: User) -> bool:
-    return user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER)
-
-
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
 def _require_manager(request: HttpRequest) -> None:
-    if not manages(_user(request)):
+    if not _user(request).manages:
         raise PermissionDenied(_("Only managers and administrators can change the programme."))
 
 
@@ -49,7 +45,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "loyalty/overview.html",
-        {"overview": programme_overview(user=_user(request)), "manages": manages(_user(request))},
+        {"overview": programme_overview(user=_user(request)), "manages": _user(request).manages},
     )
 
 
@@ -58,7 +54,7 @@ def tier_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "loyalty/tiers.html",
-        {"tiers": Tier.objects.all(), "manages": manages(_user(request))},
+        {"tiers": Tier.objects.all(), "manages": _user(request).manages},
     )
 
 
@@ -96,7 +92,7 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "loyalty/rewards.html",
-        {"rewards": Reward.objects.all(), "manages": manages(_user(request))},
+        {"rewards": Reward.objects.all(), "manages": _user(request).manages},
     )
 
 
@@ -146,7 +142,7 @@ def contact_ledger(request: HttpRequest, pk: int) -> HttpResponse:
             "contact": contact,
             "summary": loyalty_summary(contact),
             "page": page,
-            "manages": manages(_user(request)),
+            "manages": _user(request).manages,
             "adjust_form": AdjustForm(),
             "redeem_form": RedeemForm(),
         },

@@ -114,8 +114,8 @@ def world_build() -> World:
     )
     admin = User.objects.create_superuser("admin@example.com", "pw", first_name="Ana")
     tokens = {}
-    for role, user in [("owner", alice), ("teammate", bob), ("manager", manager), ("admin", admin)]:
-        _key, tokens[role] = ApiKey.generate(user=user, name="Loja virtual")
+    for kind, user in [("owner", alice), ("teammate", bob), ("manager", manager), ("admin", admin)]:
+        _key, tokens[kind] = ApiKey.generate(user=user, name="Loja virtual")
     alice_key = ApiKey.objects.filter(user=alice).get()
 
     secret = Contact.objects.create(
@@ -237,7 +237,7 @@ def world_build() -> World:
         contact.pk: OutboxMessage.objects.create(
             delivery=deliveries[contact.pk],
             channel="email",
-            to=contact.email,
+            to=str(contact.email),
             subject=f"Olá, {contact.first_name} {contact.last_name}",
             text="Bem-vindo!",
         )

@@ -15,7 +15,7 @@ from regua.customers.models import Company
 
 from ..classification import AbcClass, company_abc_class
 from ..models import AccountPlan
-from ..selectors import PowerGroup
+from ..selectors import PowerGroup, private_portfolio
 from ..selectors import company_power_map as power_map_of
 
 register = template.Library()
@@ -35,9 +35,15 @@ def abc_badge(klass: Any) -> str:
     )
 
 
-@register.simple_tag
-def company_power_map(company: Company) -> list[PowerGroup]:
-    return power_map_of(company)
+@register.simple_tag(takes_context=True)
+def company_power_map(context: template.Context, company: Company) -> list[PowerGroup]:
+    """The power map as the signed-in user may see it (their portfolio's contacts only,
+    for an agent with a private portfolio); without a request, the whole map."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return power_map_of(company)
+    return power_map_of(company, visible=private_portfolio(user))
 
 
 @register.simple_tag
