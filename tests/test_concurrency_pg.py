@@ -30,7 +30,10 @@ import time_machine
 import yaml
 from django.db import connection
 from django.utils import timezone
-from test_worker_crash import ROOT, WELCOME, Worker, WorkerDatabase, _LoopbackController
+from support.processes import ROOT, WorkerDatabase, worker_env
+from support.reguas import WELCOME
+from support.smtp import _LoopbackController
+from test_worker_crash import Worker
 
 from regua.cadences.models import Cadence, Delivery, DeliveryStatus, Enrollment
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
@@ -106,11 +109,10 @@ def workers(tmp_path: Path, sink: tuple[Sink, int]) -> Iterator[list[Worker]]:
     pair = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        worker = Worker(database, port, tmp_path / name)
+        worker = Worker(database, tmp_path / name, worker_env(port, BATCH))
         # The worker ticks when REGUA_TICK_SECONDS have passed on the monotonic clock
         # (uptime): a billion seconds is never.
         worker.env["REGUA_TICK_SECONDS"] = str(10**9)
-        worker.env["REGUA_SEND_BATCH"] = str(BATCH)
         pair.append(worker)
     yield pair
     for worker in pair:

@@ -116,6 +116,8 @@ def test_the_worker_loop_beats_counts_its_errors_and_goes_on(
 
     monkeypatch.setattr("regua.cadences.sending.send_due", send_due)
     monkeypatch.setattr("regua.ops.heartbeat.settings.REGUA_WORKER_BEAT_SECONDS", 0)
+    # in-process, inside the test's transaction, which closing it would end on PostgreSQL
+    monkeypatch.setattr("regua.core.management.commands.worker.close_old_connections", lambda: None)
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
         call_command("worker", only="deliveries", interval=0)

@@ -259,3 +259,123 @@ def _due_set(start: Any, now: Any) -> tuple[str, list[Any]]:
         " UNION ALL ".join(f"SELECT * FROM ({sql}) AS part" for sql, _ in parts),
         [param for _, part_params in parts for param in part_params],
     )
+
+
+# The tick shared by several processes (docs/cadences.md §Partitioned ticks) ------------
+
+SCALE_OUT_TARGET = 1.7  # issue 7: two workers do at least 1.7× what one does
+
+
+def partitioned_ticks(runs: int = 3, days: int = 1, processes: int = 2) -> dict[str, Any]:
+    """The tick over `days` of due work (the default réguas, as in ticks()) run whole by
+    one process, then by `processes` processes at once, each ticking one partition of as
+    many: the scale-out of the tick. PostgreSQL only: SQLite runs one writer at a time.
+
+    Each process is forked once the réguas are set up, opens its own connection and
+    starts at a barrier; a run lasts as long as its slowest process. Unlike ticks(),
+    the ticks commit, as the workers' do (a dry run would hold every lock, among them
+    each ANALYZE's, to its end): before each run the rows the previous one wrote are
+    deleted and the watermarks put back, so every run does the same work. The two
+    layouts take turns, so that other load on the machine falls on both alike."""
+    if connection.vendor != "postgresql":
+        return {"skipped": "SQLite runs one writer at a time: partitions cannot overlap"}
+    from regua.demo.reguas import ACTIVE, DEFAULTS
+
+    for path in sorted(DEFAULTS.glob("*.yaml")):
+        cadence_import(path.read_text("utf-8"))
+    now = timezone.now()
+    layouts = (1, processes)
+    walls: dict[int, list[float]] = {count: [] for count in layouts}
+    figures: dict[str, Any] = {"days": days, "processes": processes}
+    try:
+        for _ in range(runs):
+            for count in layouts:
+                _partitions_reset(ACTIVE, now - timedelta(days=days), written_after=now)
+                results = _at_once(now, count)
+                walls[count].append(max(seconds for seconds, _tally in results))
+                figures[f"per_process_s_{count}"] = [round(seconds, 2) for seconds, _ in results]
+                figures[f"enrolled_{count}"] = sum(tally["enrolled"] for _s, tally in results)
+                figures[f"scheduled_{count}"] = sum(tally["scheduled"] for _s, tally in results)
+    finally:
+        _partitions_reset(ACTIVE, now, written_after=now)
+        Cadence.objects.filter(key__in=ACTIVE).update(status="draft")
+    for count in layouts:
+        figures[f"runs_s_{count}"] = [round(wall, 2) for wall in walls[count]]
+        figures[f"wall_s_{count}"] = statistics.median(walls[count])
+    figures["speedup"] = figures["wall_s_1"] / figures[f"wall_s_{processes}"]
+    figures["contacts"] = Contact.objects.count()
+    figures["events"] = Event.objects.count()
+    return figures
+
+
+def partitioned_lines(figures: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+    """The report lines of partitioned_ticks(): (name, figure, ratio to target)."""
+    if "skipped" in figures:
+        return [("tick by partitions", f"skipped: {figures['skipped']}", None)]
+    n = figures["processes"]
+    return [
+        (
+            f"tick over {figures['days']} day(s), 1 process",
+            f"{figures['wall_s_1']:.2f} s ({figures['enrolled_1']:,} enrolled, "
+            f"{figures['scheduled_1']:,} scheduled)",
+            None,
+        ),
+        (
+            f"the same, {n} partitions in {n} processes",
+            f"{figures[f'wall_s_{n}']:.2f} s (each {figures[f'per_process_s_{n}']} s; "
+            f"{figures[f'enrolled_{n}']:,} enrolled, {figures[f'scheduled_{n}']:,} scheduled): "
+            f"×{figures['speedup']:.2f} faster",
+            figures["speedup"] / SCALE_OUT_TARGET if n == 2 else None,
+        ),
+    ]
+
+
+def _partitions_reset(keys: Any, start: Any, *, written_after: Any) -> None:
+    """The réguas active from `start`, without the rows a run wrote after `written_after`."""
+    from regua.cadences.models import CadencePartition, Enrollment, StepPartition
+
+    with connection.cursor() as cursor:
+        for model in (Delivery, Enrollment):  # in SQL: the ORM would collect each row first
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(f"DELETE FROM {table} WHERE created_at >= %s", [written_after])
+    Cadence.objects.filter(key__in=keys).update(
+        status="active", activated_at=start, enrolled_through=start
+    )
+    Step.objects.filter(cadence__key__in=keys).update(scheduled_through=start)
+    CadencePartition.objects.filter(cadence__key__in=keys).delete()
+    StepPartition.objects.filter(step__cadence__key__in=keys).delete()
+    _vacuum()
+
+
+def _at_once(now: Any, count: int) -> list[tuple[float, dict[str, int]]]:
+    """`count` forked processes tick partitions 0..count-1 of `count` (the whole tick
+    when 1), started together; (seconds, totals) of each."""
+    import multiprocessing
+    from dataclasses import asdict
+
+    from django.db import connections
+
+    from regua.cadences.partitions import Partition
+
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(count)
+    results = context.Queue()
+
+    def run(index: int) -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        partition = Partition(index, count) if count > 1 else None
+        summary = tick(now=now, send=False, partition=partition)
+        results.put((time.perf_counter() - started, asdict(summary.total)))
+        connections.close_all()
+
+    connections.close_all()  # each child opens its own
+    children = [context.Process(target=run, args=(index,)) for index in range(count)]
+    for child in children:
+        child.start()
+    out = [results.get(timeout=1800) for _ in children]
+    for child in children:
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"a tick process failed (exit code {child.exitcode})")
+    return out

@@ -306,6 +306,86 @@ class Delivery(models.Model):
         return f"<regua.{self.pk}.{digest}@{settings.REGUA_MESSAGE_ID_DOMAIN}>"
 
 
+class CadencePartition(TimeStamped):
+    """One partition's enrollment watermark for a régua (docs/cadences.md §Partitioned ticks).
+
+    A partitioned tick enrolls the contacts whose id modulo `count` is `index` only, so
+    it keeps its own watermark: a partition that fails or lags holds back nobody else.
+    It starts from the later of this row and Cadence.enrolled_through (partitions.py).
+    """
+
+    # No index of its own on the cadence: the unique key starts with it.
+    cadence = models.ForeignKey(
+        Cadence, on_delete=models.CASCADE, related_name="partitions", db_index=False
+    )
+    count = models.PositiveSmallIntegerField()
+    index = models.PositiveSmallIntegerField()
+    enrolled_through = models.DateTimeField()
+
+    class Meta:
+        ordering = ["cadence", "count", "index"]
+        verbose_name = _("régua partition")
+        verbose_name_plural = _("régua partitions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cadence", "count", "index"], name="cadence_partition_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cadence_id} {self.index}/{self.count}"
+
+
+class StepPartition(TimeStamped):
+    """One partition's scheduling watermark for a step (Step.scheduled_through, per
+    partition). `rescheduled_at` is the step's when the row was written: a step moved
+    since then is looked at again from its own watermark (partitions.py)."""
+
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, related_name="partitions", db_index=False
+    )
+    count = models.PositiveSmallIntegerField()
+    index = models.PositiveSmallIntegerField()
+    scheduled_through = models.DateTimeField()
+    rescheduled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["step", "count", "index"]
+        verbose_name = _("step partition")
+        verbose_name_plural = _("step partitions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "count", "index"], name="step_partition_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} {self.index}/{self.count}"
+
+
+class TickPartition(TimeStamped):
+    """The turn of one partition of the tick among the workers: who holds it until when,
+    and when it last ran. Workers lease the one whose turn came longest ago (partitions.py);
+    a dead worker's lease runs out and another takes the partition over."""
+
+    count = models.PositiveSmallIntegerField()
+    index = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=200, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    ticked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["count", "index"]
+        verbose_name = _("tick partition")
+        verbose_name_plural = _("tick partitions")
+        constraints = [
+            models.UniqueConstraint(fields=["count", "index"], name="tick_partition_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 class SuppressionReason(models.TextChoices):
     BOUNCE = "bounce", _("Hard bounce")
     COMPLAINT = "complaint", _("Spam complaint")

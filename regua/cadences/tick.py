@@ -7,12 +7,17 @@ twice, or by two workers at once, creates nothing twice. On PostgreSQL each rég
 taken under a transaction-scoped advisory lock, so concurrent ticks share the réguas
 instead of queueing on each other's rows.
 
+A tick may be partitioned (partitions.py): it then looks only at the contacts of one
+partition, in every phase of every régua, from that partition's own watermarks, so
+several workers share one tick (`tick_partitioned_once`).
+
 Time is a parameter: `tick(now=...)` is how the worker runs, how tests travel in time and
 how the preview dry-runs the next 30 days (inside a transaction it rolls back).
 """
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -47,6 +52,15 @@ from .models import (
     Reentry,
     Step,
 )
+from .partitions import (
+    Partition,
+    PartitionWatermarks,
+    Watermarks,
+    tick_partition_claim,
+    tick_partition_release,
+    tick_partition_renew,
+    watermarks_advance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +93,7 @@ class TickSummary:
     now: datetime
     dry_run: bool = False
     by_cadence: dict[str, Tally] = field(default_factory=dict)
+    partition: Partition | None = None
 
     def tally(self, key: str) -> Tally:
         return self.by_cadence.setdefault(key, Tally())
@@ -91,12 +106,15 @@ class TickSummary:
         return total
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        summary = {
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
             **asdict(self.total),
             "reguas": {key: asdict(tally) for key, tally in sorted(self.by_cadence.items())},
         }
+        if self.partition is not None:
+            summary["partition"] = str(self.partition)
+        return summary
 
     def as_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False)
@@ -106,10 +124,19 @@ class _Rollback(Exception):
     pass
 
 
-def tick(*, now: datetime | None = None, dry_run: bool = False, send: bool = True) -> TickSummary:
-    """Run one tick as of `now`. With dry_run, everything is computed and rolled back."""
+def tick(
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    send: bool = True,
+    partition: Partition | None = None,
+) -> TickSummary:
+    """Run one tick as of `now`. With dry_run, everything is computed and rolled back.
+    With a partition, only its contacts are enrolled and scheduled (sending is shared)."""
     now = now or timezone.now()
-    summary = TickSummary(now=now, dry_run=dry_run)
+    if partition is not None and partition.count == 1:
+        partition = None  # the whole tick
+    summary = TickSummary(now=now, dry_run=dry_run, partition=partition)
     if not dry_run:
         _run(now, summary, send=send, dry_run=False)
         return summary
@@ -122,7 +149,37 @@ def tick(*, now: datetime | None = None, dry_run: bool = False, send: bool = Tru
     return summary
 
 
-def _run(now: datetime, summary: TickSummary, *, send: bool, dry_run: bool) -> None:
+def tick_partitioned_once(*, now: datetime, worker: str) -> TickSummary | None:
+    """The worker's tick: lease one of the REGUA_TICK_PARTITIONS partitions whose turn
+    has come (REGUA_TICK_SECONDS since it last ran), enroll and schedule its contacts,
+    free it. None when no partition's turn has come: another worker has it, or it ran
+    too recently. Sending is left to the workers' loop."""
+    partition = tick_partition_claim(now=now, worker=worker)
+    if partition is None:
+        return None
+    started = time.monotonic()
+
+    def renew() -> None:
+        moment = now + timedelta(seconds=time.monotonic() - started)
+        tick_partition_renew(partition, worker=worker, now=moment)
+
+    summary = TickSummary(now=now, partition=partition if partition.count > 1 else None)
+    try:
+        _run(now, summary, send=False, dry_run=False, between=renew)
+    finally:
+        tick_partition_release(partition, worker=worker)
+    return summary
+
+
+def _run(
+    now: datetime,
+    summary: TickSummary,
+    *,
+    send: bool,
+    dry_run: bool,
+    between: Callable[[], None] | None = None,
+) -> None:
+    partition = summary.partition
     cadences = list(Cadence.objects.filter(status=CadenceStatus.ACTIVE).order_by("-priority", "id"))
     # Catching up on more than a day writes millions of rows: SQLite gets a large page
     # cache for it (bulk_load), as imports do.
@@ -130,38 +187,71 @@ def _run(now: datetime, summary: TickSummary, *, send: bool, dry_run: bool) -> N
     with bulk_load() if now - behind > timedelta(days=1) else nullcontext():
         for cadence in cadences:
             with transaction.atomic():
-                if not _lock(cadence):
-                    continue  # another tick has this régua right now
-                cadence_tick(cadence, now=now, tally=summary.tally(cadence.key))
+                if not _lock(cadence, partition):
+                    continue  # another tick has this régua (or this partition of it) now
+                steps = cadence_tick(
+                    cadence, now=now, tally=summary.tally(cadence.key), partition=partition
+                )
+            if partition is not None and not dry_run:
+                watermarks_advance(cadence, steps, partition)
+            if between is not None:
+                between()
     if send:
         from .sending import send_due
 
         send_due(now=now, summary=summary, dry_run=dry_run)
 
 
-def _lock(cadence: Cadence) -> bool:
+# Advisory lock keys: (RÉGUA_LOCK, régua) for the whole régua; a partition's lock puts
+# its K/N in the first key, under the same prefix.
+REGUA_LOCK = 0x52E6
+PARTITION_LOCK = 0x52E7 << 16
+
+
+def _lock(cadence: Cadence, partition: Partition | None) -> bool:
+    """PostgreSQL: take the régua, or one partition of it, for this transaction; False
+    when another tick holds it. A partition shares the régua with the other partitions
+    and excludes an unpartitioned tick of it, which takes the régua alone."""
     if connection.vendor != "postgresql":
         return True  # SQLite serialises writers already
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x52E6, cadence.pk])
+        if partition is None:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [REGUA_LOCK, cadence.pk])
+        else:
+            key = PARTITION_LOCK + (partition.count << 8) + partition.index
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock_shared(%s, %s) "
+                "AND pg_try_advisory_xact_lock(%s, %s)",
+                [REGUA_LOCK, cadence.pk, key, cadence.pk],
+            )
         return bool(cursor.fetchone()[0])
 
 
-def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
-    """The phases of a tick for one régua, in order:
+def cadence_tick(
+    cadence: Cadence, *, now: datetime, tally: Tally, partition: Partition | None = None
+) -> list[Step]:
+    """The phases of a tick for one régua, in order; its live steps.
 
     1. enroll the entries of its trigger since its watermark;
     2. record goals reached and exit those enrollments (cancelling what is unsent);
     3. create the deliveries that fell due for each step;
     4. mark finished passages completed (they free the contact for re-entry).
+
+    With a partition, each phase looks only at its contacts, from its own watermarks.
     """
-    since = cadence.enrolled_through or cadence.activated_at or now
     steps = list(cadence.steps.filter(archived_at__isnull=True).order_by("position", "id"))
+    marks = (
+        Watermarks(cadence, now)
+        if partition is None
+        else PartitionWatermarks(cadence, now, partition, steps)
+    )
+    since = marks.enrolled_since
+    only = _only(partition)
     if since < now:
-        enrolled = _enroll(cadence, _horizon(cadence, steps, since, now), now)
-        _statistics_keep_up(Enrollment, enrolled)
+        enrolled = _enroll(cadence, _horizon(cadence, steps, since, now), now, only)
+        _statistics_keep_up(Enrollment, enrolled, partition)
         tally.enrolled += enrolled
-        tally.exited += _goals(cadence, since, now)
+        tally.exited += _goals(cadence, since, now, only)
     # Read once per régua, and only when a step may hand its message to an owner.
     dedicated = (
         relationship.dedicated_q(today=timezone.localdate(now))
@@ -169,14 +259,23 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
         else None
     )
     for step in steps:
-        scheduled, skipped = _schedule(cadence, step, now, dedicated=dedicated)
-        _statistics_keep_up(Delivery, scheduled + skipped)
+        scheduled, skipped = _schedule(
+            cadence, step, now, marks=marks, only=only, dedicated=dedicated
+        )
+        _statistics_keep_up(Delivery, scheduled + skipped, partition)
         tally.scheduled += scheduled
         tally.skipped += skipped
-    tally.completed += _complete(cadence, steps, now)
+    tally.completed += _complete(cadence, steps, now, only)
     if since < now:
-        Cadence.objects.filter(pk=cadence.pk).update(enrolled_through=now)
-        cadence.enrolled_through = now
+        marks.enrolled(now)
+    return steps
+
+
+def _only(partition: Partition | None) -> Callable[[str], Q]:
+    """The partition's filter on a contact id column; nothing for the whole tick."""
+    if partition is None:
+        return lambda field: Q()
+    return partition.q
 
 
 # PostgreSQL plans the next phases from the tables' statistics: after a large insert
@@ -185,8 +284,12 @@ def cadence_tick(cadence: Cadence, *, now: datetime, tally: Tally) -> None:
 ANALYZE_AFTER_ROWS = 10_000
 
 
-def _statistics_keep_up(model: type[Enrollment] | type[Delivery], inserted: int) -> None:
-    if inserted >= ANALYZE_AFTER_ROWS:
+def _statistics_keep_up(
+    model: type[Enrollment] | type[Delivery], inserted: int, partition: Partition | None
+) -> None:
+    # A partition's peers insert about as many rows meanwhile. (Two partitions' ANALYZEs
+    # of one table queue on each other until the first one's régua is committed.)
+    if inserted * (partition.count if partition else 1) >= ANALYZE_AFTER_ROWS:
         statistics_refresh(model)
 
 
@@ -229,10 +332,10 @@ ENROLLMENT_FIELDS = [
 ]
 
 
-def _enroll(cadence: Cadence, since: datetime, now: datetime) -> int:
+def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> int:
     if cadence.trigger_kind == "event":
-        return _enroll_events(cadence, since, now)
-    entries = _entries(cadence, since, now)
+        return _enroll_events(cadence, since, now, only)
+    entries = _entries(cadence, since, now, only)
     if cadence.reentry != Reentry.EACH_OCCURRENCE or cadence.trigger_kind == "attribute":
         entries = _first_per_contact(entries)
     created = timezone.now()
@@ -257,10 +360,12 @@ def _enroll(cadence: Cadence, since: datetime, now: datetime) -> int:
     )
 
 
-def _enroll_events(cadence: Cadence, since: datetime, now: datetime) -> int:
+def _enroll_events(
+    cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]
+) -> int:
     """The busiest trigger, enrolled in one INSERT ... SELECT from the events."""
     events = triggers.trigger_events(cadence.trigger, since, now).filter(
-        _admission(cadence, now)("contact_id")
+        only("contact_id"), _admission(cadence, now)("contact_id")
     )
     if cadence.reentry != Reentry.EACH_OCCURRENCE:  # the first entry of each contact
         events = events.annotate(
@@ -341,14 +446,18 @@ def _admission(cadence: Cadence, now: datetime) -> Callable[[str], Q]:
     return who
 
 
-def _entries(cadence: Cadence, since: datetime, now: datetime) -> Iterable[triggers.Entry]:
+def _entries(
+    cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]
+) -> Iterable[triggers.Entry]:
     """Entries of the triggers other than events, computed per row (few rows a day)."""
     trigger = cadence.trigger
     kind = cadence.trigger_kind
     who = _admission(cadence, now)
-    contacts = Contact.objects.filter(who("pk")).order_by()
+    contacts = Contact.objects.filter(only("pk"), who("pk")).order_by()
     if kind == "inactivity":
-        return triggers.inactivity_entries(trigger, since, now, who("contact_id"))
+        return triggers.inactivity_entries(
+            trigger, since, now, only("contact_id") & who("contact_id")
+        )
     if kind == "date":
         return triggers.date_entries(trigger, since, now, contacts)
     if kind == "calendar":
@@ -381,24 +490,25 @@ def _chunks(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
 # 2. Goals and exits ----------------------------------------------------------------------
 
 
-def _goals(cadence: Cadence, since: datetime, now: datetime) -> int:
+def _goals(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> int:
     """Record when enrollments reached the goal; end those that met the exit event."""
     goal = cadence.goal or cadence.exit_goal or {}
     if goal.get("event"):
         after_entry = _after_entry(goal, since, now)
-        _reached(cadence, goal, since, now).filter(goal_at__isnull=True).update(
+        _reached(cadence, goal, since, now, only).filter(goal_at__isnull=True).update(
             goal_at=after_entry.values("occurred_at")[:1]
         )
     exit_on = cadence.exit_goal or {}
     if not exit_on.get("event"):
         return 0
     exited = (
-        _reached(cadence, exit_on, since, now)
+        _reached(cadence, exit_on, since, now, only)
         .filter(status=EnrollmentStatus.ACTIVE)
         .update(status=EnrollmentStatus.EXITED, exited_at=now, exit_reason="goal")
     )
     if exited:
         Delivery.objects.filter(
+            only("contact_id"),
             cadence=cadence,
             status=DeliveryStatus.SCHEDULED,
             enrollment__status=EnrollmentStatus.EXITED,
@@ -423,10 +533,13 @@ def _after_entry(spec: dict, since: datetime, now: datetime) -> Any:
     )
 
 
-def _reached(cadence: Cadence, spec: dict, since: datetime, now: datetime) -> Any:
+def _reached(
+    cadence: Cadence, spec: dict, since: datetime, now: datetime, only: Callable[[str], Q]
+) -> Any:
     """Enrollments whose contact did `spec` after entering, seen from recent events only."""
+    recent = _recent(spec, since, now).filter(only("contact_id"))
     return Enrollment.objects.filter(
-        cadence=cadence, contact_id__in=_recent(spec, since, now).values("contact_id")
+        only("contact_id"), cadence=cadence, contact_id__in=recent.values("contact_id")
     ).filter(Exists(_after_entry(spec, since, now)))
 
 
@@ -434,7 +547,13 @@ def _reached(cadence: Cadence, spec: dict, since: datetime, now: datetime) -> An
 
 
 def _schedule(
-    cadence: Cadence, step: Step, now: datetime, *, dedicated: Q | None = None
+    cadence: Cadence,
+    step: Step,
+    now: datetime,
+    *,
+    marks: Watermarks,
+    only: Callable[[str], Q],
+    dedicated: Q | None = None,
 ) -> tuple[int, int]:
     """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped).
 
@@ -442,7 +561,7 @@ def _schedule(
     of their contacts who has an owner is created as a task delivery (relationship.py).
     """
     offset = step.parsed_offset
-    lower = step.scheduled_through or step.created_at
+    lower = marks.scheduled_since(step)
     slack = triggers.EVENT_LATENESS + (MONTH_SLACK if offset.unit == "mo" else timedelta(0))
     start, end = (
         step.entered_by(lower) - slack,
@@ -453,6 +572,7 @@ def _schedule(
     # Those who already have this step's delivery (the range overlaps the previous one
     # by the lateness slack) are turned away by its unique key: no anti-join to plan.
     pending = Enrollment.objects.filter(
+        only("contact_id"),
         cadence=cadence,
         status=EnrollmentStatus.ACTIVE,
         holdout=False,
@@ -501,8 +621,7 @@ def _schedule(
         ok = Exists(Contact.objects.filter(condition, pk=OuterRef("contact_id")))
         scheduled = insert(rows.filter(ok), DeliveryStatus.SCHEDULED, "")
         skipped = insert(rows.filter(~ok), DeliveryStatus.SKIPPED, "condition not met")
-    Step.objects.filter(pk=step.pk).update(scheduled_through=now)
-    step.scheduled_through = now
+    marks.scheduled(step, now)
     return scheduled, skipped
 
 
@@ -525,7 +644,7 @@ DELIVERY_FIELDS = [
 # 4. Completion ---------------------------------------------------------------------------
 
 
-def _complete(cadence: Cadence, steps: list[Step], now: datetime) -> int:
+def _complete(cadence: Cadence, steps: list[Step], now: datetime, only: Callable[[str], Q]) -> int:
     last = max((step.parsed_offset for step in steps), default=None, key=lambda o: o.approx_minutes)
     finished_before = last.before(now) if last else now
     unfinished = Delivery.objects.filter(
@@ -534,7 +653,10 @@ def _complete(cadence: Cadence, steps: list[Step], now: datetime) -> int:
     )
     return (
         Enrollment.objects.filter(
-            cadence=cadence, status=EnrollmentStatus.ACTIVE, entered_at__lte=finished_before
+            only("contact_id"),
+            cadence=cadence,
+            status=EnrollmentStatus.ACTIVE,
+            entered_at__lte=finished_before,
         )
         .exclude(Exists(unfinished))
         .update(status=EnrollmentStatus.COMPLETED, exited_at=now, exit_reason="completed")

@@ -63,6 +63,12 @@ class Command(BaseCommand):
             default=1.0,
             help="Size of the fault runs: 1 = a 200,000-row import, 50,000 e-mails, ...",
         )
+        parser.add_argument(
+            "--tick-partitions",
+            type=int,
+            default=2,
+            help="With engine: also tick a day by N partitions in N processes (1 skips).",
+        )
         parser.add_argument("--scale-messages", type=int, default=20_000)
         parser.add_argument("--load-users", type=int, default=50)
         parser.add_argument("--load-minutes", type=float, default=10)
@@ -162,6 +168,12 @@ class Command(BaseCommand):
                     f"{figures['scheduled']:,} scheduled)",
                     target / figures["tick_s"],
                 )
+            if options["tick_partitions"] > 1:
+                report["tick_partitioned"] = figures = engine.partitioned_ticks(
+                    runs=5, days=1, processes=options["tick_partitions"]
+                )
+                for line in engine.partitioned_lines(figures):
+                    self._line(*line)
             report["sending"] = engine.sending()
             self._line(
                 "e-mails/s, one worker → local SMTP",

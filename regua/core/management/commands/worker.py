@@ -12,12 +12,16 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from regua.ops.heartbeat import Heartbeat
 
 log = logging.getLogger("regua.worker")
 
@@ -79,50 +83,77 @@ class Command(BaseCommand):
         try:
             while not stopping:
                 close_old_connections()
-                phase = "tick"
-                try:
-                    if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
+                ticked, sent = False, 0
+                if time.monotonic() - last_tick >= settings.REGUA_TICK_SECONDS:
+                    started = time.monotonic()
+                    ticked = bool(
+                        self._guarded(
+                            "tick", lambda: self._tick(heartbeat.name), heartbeat, repeats
+                        )
+                    )
+                    if ticked:  # another partition's turn may have come too: look again
+                        heartbeat.ticked(time.monotonic() - started)
+                    else:  # none has (or the tick failed: it waits its turn, sends go on)
                         last_tick = time.monotonic()
-                        self._tick()
-                        heartbeat.ticked(time.monotonic() - last_tick)
-                    phase = "send"
-                    sent = send_due(max_batches=1, should_stop=lambda: stopping)
-                    heartbeat.sent(sent)
-                except OperationalError as error:  # a locked or full SQLite file, a restart
-                    if repeats.new(phase, error):
-                        log.warning("worker (%s): %s", phase, error)
-                    heartbeat.failed(error)
-                    sent = 0
-                except Exception as error:
-                    # A bug met in one turn must not stop the sending: it is logged with
-                    # its traceback, counted on the status page, and the loop goes on.
-                    if repeats.new(phase, error):
-                        log.exception("worker (%s): %s", phase, error)
-                    heartbeat.failed(error)
-                    sent = 0
+                        self._guarded("due work", self._due_work, heartbeat, repeats)
+                sent = self._guarded(
+                    "send",
+                    lambda: send_due(max_batches=1, should_stop=lambda: stopping),
+                    heartbeat,
+                    repeats,
+                )
+                heartbeat.sent(sent)
                 heartbeat.beat()
-                if options["batch"] and not sent:
+                busy = sent or ticked
+                if options["batch"] and not busy:
                     return
-                if not sent:
+                if not busy:
                     deadline = time.monotonic() + options["interval"]
                     while not stopping and time.monotonic() < deadline:
                         time.sleep(0.05)
         finally:
             heartbeat.stop()
 
-    def _tick(self) -> None:
-        """Enroll and schedule (the sends follow in the loop), then the other apps' due work."""
+    @staticmethod
+    def _guarded(
+        phase: str, work: Callable[[], Any], heartbeat: "Heartbeat", repeats: "_RepeatFilter"
+    ) -> Any:
+        """Run one phase of a turn; an error is logged (once a minute when it repeats) and
+        counted on the heartbeat, and the loop goes on: a locked or full SQLite file, a
+        database restart, or a bug met by one message must not stop the other phases."""
+        try:
+            return work()
+        except OperationalError as error:
+            if repeats.new(phase, error):
+                log.warning("worker (%s): %s", phase, error)
+            heartbeat.failed(error)
+        except Exception as error:
+            if repeats.new(phase, error):
+                log.exception("worker (%s): %s", phase, error)
+            heartbeat.failed(error)
+        return 0
+
+    def _tick(self, worker: str) -> bool:
+        """Enroll and schedule one partition of the tick whose turn has come (the sends
+        follow in the loop); False when none has (docs/cadences.md §Partitioned ticks)."""
+        from regua.cadences.tick import tick_partitioned_once
+
+        summary = tick_partitioned_once(now=timezone.now(), worker=worker)
+        if summary is None:
+            return False
+        if summary.total.enrolled or summary.total.scheduled:
+            log.info("tick: %s", summary.as_json())
+        return True
+
+    def _due_work(self) -> None:
+        """The other apps' work that falls due with time, each a cheap query when none has."""
         from regua.agenda.services import agenda_tick
         from regua.analytics.services import scores_refresh_daily
-        from regua.cadences.tick import tick
         from regua.desk.services import desk_tick
         from regua.events.retention import events_archive_due
         from regua.imports.services import import_jobs_resume_stalled
         from regua.loyalty.services import loyalty_refresh_due
 
-        summary = tick(now=timezone.now(), send=False)
-        if summary.total.enrolled or summary.total.scheduled:
-            log.info("tick: %s", summary.as_json())
         scores_refresh_daily(now=timezone.now())
         agenda_tick(now=timezone.now())
         loyalty_refresh_due(now=timezone.now())
