@@ -302,8 +302,11 @@ def test_a_partition_touches_only_its_own_contacts() -> None:
         (after_e - before_e) + (before_e - after_e) + (after_d - before_d) + (before_d - after_d)
     )
     assert changed and {row[1] % 3 for row in changed} == {1}
-    assert {row[5] for row in after_e - before_e} == {"active", "exited", "completed"}
-    assert {row[5] for row in after_d - before_d} == {"scheduled", "skipped", "cancelled"}
+    # (which kinds of change occur depends on which ids fall in the partition: on
+    # PostgreSQL the ids go on from earlier tests, so only the kinds are bounded)
+    assert "active" in {row[5] for row in after_e - before_e}
+    assert {row[5] for row in after_e - before_e} <= {"active", "exited", "completed"}
+    assert {row[5] for row in after_d - before_d} <= {"scheduled", "skipped", "cancelled"}
     # and once the other two have ticked too, it is as if the whole tick had run
     by_partitions(later, 3, skip=[1])
     got = outcome()
