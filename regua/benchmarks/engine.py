@@ -78,8 +78,7 @@ def sending(messages: int = 5000, runs: int = 3) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait()
-        Event.objects.filter(name="bench_signup").delete()
-        Cadence.objects.filter(pk=cadence.pk).delete()
+        bench_regua_remove(cadence)
     floor, rate = statistics.median(floors), statistics.median(rates)
     return {
         "messages": len(raw),
@@ -119,6 +118,12 @@ def _bench_regua(n: int) -> Cadence:
     cadence.refresh_from_db()
     cadence_tick(cadence, now=now, tally=Tally())
     return cadence
+
+
+def bench_regua_remove(cadence: Cadence) -> None:
+    """Take away what _bench_regua added: its events, the régua and its deliveries."""
+    Event.objects.filter(name="bench_signup").delete()
+    Cadence.objects.filter(pk=cadence.pk).delete()
 
 
 def _reschedule(cadence: Cadence) -> None:

@@ -31,7 +31,7 @@ from regua.customers.models import Contact
 from regua.events.models import Event
 from regua.users.models import ApiKey, Role, User
 
-from .engine import _bench_regua, _reschedule, _sink
+from .engine import _bench_regua, _reschedule, _sink, bench_regua_remove
 from .measure import _free_port, _wait_for
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -102,7 +102,7 @@ def sending_scale(messages: int = 20_000, runs: int = 3) -> dict[str, Any]:
                     raise RuntimeError(f"only {sent} of the messages were sent")
                 rates[count].append(rate)
     finally:
-        _cleanup(cadence)
+        bench_regua_remove(cadence)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     return {
         "messages": messages,
@@ -112,11 +112,6 @@ def sending_scale(messages: int = 20_000, runs: int = 3) -> dict[str, Any]:
         "ratio": two / one,
         "cores": os.cpu_count(),
     }
-
-
-def _cleanup(cadence: Cadence) -> None:
-    Event.objects.filter(name="bench_signup").delete()
-    Cadence.objects.filter(pk=cadence.pk).delete()
 
 
 def _load_user() -> tuple[str, str]:
@@ -196,7 +191,7 @@ def load(
         )
     finally:
         _stop(processes)
-        _cleanup(cadence)
+        bench_regua_remove(cadence)
     return {
         "users": users,
         "minutes": minutes,

@@ -2,25 +2,15 @@
 summary line."""
 
 from argparse import ArgumentTypeError
-from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from regua.cadences.partitions import MAX_PARTITIONS, Partition
 from regua.cadences.tick import tick
-
-
-def instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--now: {text!r} is not an ISO-8601 instant") from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+from regua.lib.commands import instant
 
 
 def partition(text: str) -> Partition:

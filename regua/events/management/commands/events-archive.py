@@ -6,23 +6,13 @@ it only counts what it would do. Prints its summary as one JSON document.
 """
 
 import json
-from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from regua.events.retention import events_archive
-
-
-def _instant(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"not an ISO date and time: {value}") from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+from regua.lib.commands import instant
 
 
 class Command(BaseCommand):
@@ -30,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Count; change nothing.")
-        parser.add_argument("--now", type=_instant, default=None, help="ISO instant; default now")
+        parser.add_argument("--now", type=instant, default=None, help="ISO instant; default now")
 
     def handle(self, *args: Any, **options: Any) -> None:
         summary = events_archive(now=options["now"] or timezone.now(), dry_run=options["dry_run"])

@@ -1,0 +1,18 @@
+"""Helpers for Régua's management commands."""
+
+from datetime import datetime
+
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+
+def instant(text: str) -> datetime:
+    """The `--now ISO-8601` of the commands that run as of an instant (tick, loyalty,
+    events-archive); a time without an offset is in TIME_ZONE."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--now: {text!r} is not an ISO-8601 instant") from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
