@@ -1,8 +1,8 @@
 """Helpers for Régua's management commands."""
 
+from argparse import ArgumentTypeError
 from datetime import datetime
 
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 
@@ -12,7 +12,8 @@ def instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--now: {text!r} is not an ISO-8601 instant") from None
+        # argparse's own error: a usage line, not a traceback.
+        raise ArgumentTypeError(f"{text!r} is not an ISO-8601 instant") from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
