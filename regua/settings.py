@@ -1,13 +1,22 @@
 """Régua's settings: one module, driven by environment variables (see README §Configuration)."""
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from regua.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from regua.lib.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 # Runtime files (the SQLite database, uploads, the generated secret key) live under var/
@@ -49,6 +58,7 @@ INSTALLED_APPS = [
     "regua.accounts",
     "regua.desk",
     "regua.ops",
+    "regua.privacy",
     "regua.demo",
     "regua.benchmarks",
     "django.contrib.admin",
@@ -63,19 +73,30 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "ninja",
     "anymail",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "django_ratelimit",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "regua.core.ratelimits.ApiRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "regua.users.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the login page's message
 ]
 
 ROOT_URLCONF = "regua.urls"
@@ -124,6 +145,11 @@ AUTH_USER_MODEL = "users.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "customers:contact_list"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out sign-in before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "regua.users.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -274,6 +300,18 @@ REGUA_EVENT_RETENTION_KEEP = env_list(
 )
 REGUA_EVENT_ARCHIVE_HOUR = env_int("REGUA_EVENT_ARCHIVE_HOUR", 3)
 
+# Personal data retention (docs/security.md §LGPD), applied once a day by the worker after
+# REGUA_RETENTION_HOUR local time: audit entries older than this many months are deleted
+# (0: kept forever); uploaded import files of finished imports are deleted this many days
+# after the import ended (0: kept); contacts with nothing new (no event, order, message,
+# ticket, task or note) for this many months are erased like a data subject's request,
+# at most REGUA_ERASE_INACTIVE_BATCH a day (0, the default: never automatic).
+REGUA_AUDIT_RETENTION_MONTHS = max(env_int("REGUA_AUDIT_RETENTION_MONTHS", 24), 0)
+REGUA_IMPORT_FILE_RETENTION_DAYS = max(env_int("REGUA_IMPORT_FILE_RETENTION_DAYS", 0), 0)
+REGUA_ERASE_INACTIVE_MONTHS = max(env_int("REGUA_ERASE_INACTIVE_MONTHS", 0), 0)
+REGUA_ERASE_INACTIVE_BATCH = max(env_int("REGUA_ERASE_INACTIVE_BATCH", 500), 1)
+REGUA_RETENTION_HOUR = env_int("REGUA_RETENTION_HOUR", 4)
+
 # Operations (docs/deploy.md): how often a worker writes its heartbeat, after how long
 # without one it counts as dead, and the token Prometheus sends to read /metrics.
 REGUA_WORKER_BEAT_SECONDS = env_float("REGUA_WORKER_BEAT_SECONDS", 5.0)
@@ -289,8 +327,87 @@ if REGUA_HTTPS:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # On by default, so that `check --deploy` finds nothing to say; they cover the
+    # subdomains of Régua's own host name (crm.example.com), not the whole domain.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Sign-in and the public surfaces (docs/security.md).
+# Behind a reverse proxy every request comes from the proxy's address: how many proxies
+# append to X-Forwarded-For in front of Régua (0: trust REMOTE_ADDR only). The client's
+# address is then the entry that many places from the right, which no client can forge.
+REGUA_PROXY_COUNT = env_int("REGUA_PROXY_COUNT", 1 if REGUA_HTTPS else 0)
+# Rate limits, "<count>/<period>" with s, m, h or d ("" or "off": no limit). Counted in
+# the shared cache below, so every web process sees the same counts.
+REGUA_RATELIMIT_LOGIN_IP = env_rate("REGUA_RATELIMIT_LOGIN_IP", "30/m")
+REGUA_RATELIMIT_LOGIN_USER = env_rate("REGUA_RATELIMIT_LOGIN_USER", "10/m")
+REGUA_RATELIMIT_PASSWORD_RESET = env_rate("REGUA_RATELIMIT_PASSWORD_RESET", "5/h")
+REGUA_RATELIMIT_PUBLIC_FORMS = env_rate("REGUA_RATELIMIT_PUBLIC_FORMS", "30/m")
+REGUA_RATELIMIT_API_KEY = env_rate("REGUA_RATELIMIT_API_KEY", "6000/m")
+REGUA_RATELIMIT_API_IP = env_rate("REGUA_RATELIMIT_API_IP", "6000/m")
+RATELIMIT_ENABLE = env_bool("REGUA_RATELIMIT_ENABLED", True)
+RATELIMIT_USE_CACHE = "shared"
+RATELIMIT_IP_META_KEY = "regua.core.ratelimits.client_ip"
+# django-ratelimit knows only memcached and Redis as shared caches and warns about any
+# other; regua.core.cache.DatabaseCache is shared and counts atomically (its docstring).
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# "default" is each process's own memory (page fragments, counts shown for a few
+# seconds); "shared" is a table in the database (created by a migration of
+# regua.users), for what every process must agree on: the rate limits. No server to run.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "regua.core.cache.DatabaseCache",
+        "LOCATION": "regua_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+# Account lockout (django-axes): after this many failed sign-ins for one e-mail address
+# from one IP address, that pair is refused for the cool-off; an admin unlocks sooner
+# by deleting the attempt (Admin → Axes → Access attempts).
+AXES_ENABLED = env_bool("REGUA_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("REGUA_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("REGUA_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "regua.users.lockout.username_of"
+AXES_CLIENT_IP_CALLABLE = "regua.core.ratelimits.client_ip"
+AXES_CLIENT_STR_CALLABLE = "regua.users.lockout.client_str"
+AXES_LOCKOUT_CALLABLE = "regua.users.lockout.lockout_response"
+AXES_VERBOSE = False
+# Two-factor sign-in (django-otp, TOTP): optional for everyone; these roles (any of
+# admin, manager, agent) must set it up before they can use Régua.
+REGUA_REQUIRE_2FA_FOR = [role.lower() for role in env_list("REGUA_REQUIRE_2FA_FOR", [])]
+if set(REGUA_REQUIRE_2FA_FOR) - {"admin", "manager", "agent"}:
+    raise ImproperlyConfigured("REGUA_REQUIRE_2FA_FOR takes roles: admin, manager, agent")
+OTP_TOTP_ISSUER = REGUA_BRAND_NAME
+# The admin site may delete a user's device (a lost phone), never show its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Password reset links last this long (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)
+# Security headers. Content-Security-Policy (django-csp): our own scripts, styles and
+# images only, no inline script or style; pages that show a customer's e-mail relax it
+# for themselves (the outbox's preview frame).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 # Largest CSV upload accepted by the import page, in megabytes.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512)
@@ -300,7 +417,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No e-mail address or phone number is written, whatever an exception says.
+    "filters": {"personal_data": {"()": "regua.core.logs.PersonalDataFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

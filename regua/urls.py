@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("regua.desk.urls")),
     path("", include("regua.desk.public_urls")),
     path("", include("regua.faq.urls")),
+    path("", include("regua.privacy.urls")),
     path("anymail/", include("anymail.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -98,6 +98,23 @@ def _immediate_tasks(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    # The rate limits count in a table of the database (settings.CACHES["shared"]). A
+    # test in a transaction leaves nothing behind; one that commits (the live server of
+    # the browser tests, the subprocess tests) would leave its counts to the next ones.
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    committed = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if committed:
+        from django.core.cache import caches
+
+        with django_db_blocker.unblock():
+            caches["shared"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_best_sellers() -> None:
     # Recommendations keep the best sellers for ten minutes per process: each test has
     # its own catalogue, so none may see the previous test's.

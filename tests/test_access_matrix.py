@@ -162,6 +162,13 @@ MATRIX: dict[str, Case] = {
     # -- Public surfaces: why each may be opened without signing in -------------------
     "login": public("the sign-in page"),
     "logout": public("signing out needs no permission", method="post"),
+    "password_reset": public("asking for a reset link: rate limited, tells nothing"),
+    "password_reset_done": public("the page after asking: tells nothing"),
+    "password_reset_confirm": public(
+        "choosing a new password: Django's signed, single-use token (a bad one: a message)",
+        args=lambda w: ["MQ", "bad-token"],
+    ),
+    "password_reset_complete": public("the page after a new password: tells nothing"),
     "set_language": public(
         "the language switch: sets a cookie", method="post", data=lambda w: {"language": "en"}
     ),
@@ -214,6 +221,8 @@ MATRIX: dict[str, Case] = {
     "ops:metrics": get(Access.METRICS),
     "ops:status": get(Access.MANAGERS),
     "users:api_keys": get(Access.SIGNED_IN),
+    "users:two_factor": get(Access.SIGNED_IN),
+    "login_code": get(Access.SIGNED_IN),
     "users:api_key_revoke": post(Access.PERSONAL, lambda w: w.alice_key.pk),
     # -- Contacts and companies -------------------------------------------------------
     "customers:contact_list": get(Access.SIGNED_IN),
@@ -314,6 +323,13 @@ MATRIX: dict[str, Case] = {
     "desk:template_new": get(Access.MANAGERS),
     "desk:template_edit": get(Access.MANAGERS, lambda w: w.template.pk),
     "desk:report": get(Access.SIGNED_IN),
+    # -- Privacy (LGPD) -------------------------------------------------------------------
+    "privacy:subject": get(Access.PORTFOLIO, _secret),
+    "privacy:consent": post(Access.PORTFOLIO, _secret),
+    "privacy:export_json": get(Access.PORTFOLIO, _secret),
+    "privacy:export_csv": get(Access.PORTFOLIO, _secret),
+    "privacy:erase": get(Access.PORTFOLIO_MANAGERS, _secret),
+    "privacy:audit": get(Access.MANAGERS),
     # -- REST API (an API key: Authorization: Bearer …) ---------------------------------
     "api:contact_list": get(Access.API),
     "api:contact_get": get(Access.API_PORTFOLIO, _secret),

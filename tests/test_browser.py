@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 from regua.customers.models import Contact, Interaction
 from regua.users.models import User
@@ -43,7 +44,8 @@ def test_an_agent_finds_a_customer_and_notes_a_call(
     assert page.locator("h1").inner_text() == "Contatos"
     # and types a surname in the search box (the list updates as she types)
     page.fill("input[name=q]", "souza")
-    page.wait_for_function("document.querySelectorAll('table.list tbody a').length === 1")
+    # (Playwright's expect, not wait_for_function: the page's CSP forbids evaluating strings)
+    expect(page.locator("table.list tbody a")).to_have_count(1)
     # and opens the dossier
     page.click("table.list tbody a")
     page.wait_for_url(f"{live_server.url}/contacts/{clara.pk}/")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from regua.cadences.models import Cadence
 from regua.cadences.yaml_io import cadence_import
@@ -51,18 +52,15 @@ def test_an_analyst_builds_a_segment_and_uses_it_as_a_reguas_audience(
     page.get_by_role("button", name="+ condição").first.click()
     condition = page.locator(".condition").first
     condition.get_by_label("Valor").fill("Recife")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=live-count]')?.textContent === '4'"
-    )
+    # (Playwright's expect, not wait_for_function: the page's CSP forbids evaluating strings)
+    expect(page.get_by_test_id("live-count")).to_have_text("4")
     # and adds "did not purchase in the last 30 days"
     page.get_by_role("button", name="+ condição").first.click()
     second = page.locator(".condition").nth(1)
     second.get_by_label("Campo").select_option(label="Comprou")
     second.get_by_label("Operador").select_option("not_within_days")
     second.get_by_label("dias").fill("30")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=live-count]')?.textContent === '2'"
-    )
+    expect(page.get_by_test_id("live-count")).to_have_text("2")
     page.click("#segment-form button[type=submit].primary")
     page.wait_for_selector(".messages")
     segment = Segment.objects.get(name="Recife sem compra recente")

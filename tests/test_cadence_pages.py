@@ -419,7 +419,7 @@ def test_the_ruler_shows_each_step_at_its_offset_in_order(
     page = response.content.decode()
     ruler = page[page.index('class="ruler"') : page.index("</section>", page.index('"ruler"'))]
     marks = re.findall(
-        r'style="left: ([\d.]+)%".*?class="ruler-when">([^<]+)<.*?class="ruler-name">([^<]+)<',
+        r'data-left="([\d.]+)".*?class="ruler-when">([^<]+)<.*?class="ruler-name">([^<]+)<',
         ruler,
         re.S,
     )
@@ -439,7 +439,7 @@ def test_the_ruler_positions_stay_css_numbers_in_portuguese(client_for, manager:
     page = speaking(client_for(manager), "pt-br").get(
         reverse("cadences:detail", args=["boas-vindas"])
     )
-    lefts = re.findall(r'class="ruler-step[^"]*" style="left: ([^%"]*)%"', page.content.decode())
+    lefts = re.findall(r'class="ruler-step[^"]*" data-left="([^"]*)"', page.content.decode())
     assert len(lefts) == 4
     assert [float(left) for left in lefts] == sorted(float(left) for left in lefts)
 

@@ -995,7 +995,7 @@ def test_attachments_dropped_by_the_warnings_page_are_asked_for_again(
     policy, make_contact, client_for, alice
 ) -> None:
     ticket = _open(make_contact(), timezone.now())
-    upload = SimpleUploadedFile("foto.png", b"png", content_type="image/png")
+    upload = SimpleUploadedFile("foto.png", b"\x89PNG\r\n", content_type="image/png")
     response = client_for(alice).post(
         f"/desk/{ticket.pk}/reply/",
         {"body": "A culpa foi da transportadora.", "status": "open", "attachments": [upload]},

@@ -6,11 +6,13 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.staticfiles import finders
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -233,9 +235,12 @@ def test_the_survey_page_is_made_for_a_phone_and_needs_no_javascript(  # type: i
     assert re.findall(r'type="radio" name="score" value="(\d+)"', page) == [
         str(n) for n in range(11)
     ]
-    # two rows of thumb-sized buttons on a narrow screen
-    assert "@media (max-width:560px)" in page and "repeat(6,minmax(0,1fr))" in page
-    assert "min-height:2.75rem" in page
+    # two rows of thumb-sized buttons on a narrow screen (the page's stylesheet: the
+    # Content-Security-Policy allows no inline style)
+    (sheet,) = re.findall(r'<link rel="stylesheet" href="/static/([^"]+)">', page)
+    css = Path(finders.find(sheet)).read_text()
+    assert "@media (max-width:560px)" in css and "repeat(6,minmax(0,1fr))" in css
+    assert "min-height:2.75rem" in css
 
 
 @pytest.mark.django_db(transaction=True)

@@ -560,6 +560,54 @@ def test_workers_ticking_by_turns_cover_every_partition_each_round(settings: Any
     assert got == whole([now])
 
 
+# Whole and partitioned ticks of one instant -----------------------------------------------
+
+STEPS = INSTANTS[14:22:2]
+
+
+def test_a_whole_tick_after_one_partition_ran_ahead_creates_only_what_the_others_owe() -> None:
+    # given the world, and its reference outcome at a few instants
+    world()
+    reference = whole(STEPS)
+    start_again()
+    # when at each instant one partition of 2 ticks first, then a whole tick (a cron
+    # `regua tick` beside the workers), then the other partition
+    for n, now in enumerate(STEPS):
+        tick(now=now, send=False, partition=Partition(n % 2, 2))
+        tick(now=now, send=False)
+        tick(now=now, send=False, partition=Partition(1 - n % 2, 2))
+        statistics_now()
+    # then the outcome is the reference's: nobody the first partition let exit (an
+    # after_exit régua) is enrolled again by the whole tick
+    assert outcome() == reference
+    # and the régua's own watermark is at the last instant, where the whole tick left it
+    assert cadastro_watermark() == STEPS[-1]
+
+
+def test_a_partition_that_read_the_reguas_before_a_whole_tick_ran_them_redoes_nothing() -> None:
+    # given the world, and its reference outcome at a few instants
+    world()
+    reference = whole(STEPS)
+    start_again()
+    # when at each instant a partition of 2 has read the active réguas, a whole tick
+    # runs them all while it ticks the first one, and then the other partition ticks
+    for n, now in enumerate(STEPS):
+        interleaved: list[bool] = []
+
+        def whole_tick_once(now: datetime = now, interleaved: list[bool] = interleaved) -> None:
+            if not interleaved:
+                interleaved.append(True)
+                tick(now=now, send=False)
+
+        summary = tick_module.TickSummary(now=now, partition=Partition(n % 2, 2))
+        tick_module._run(now, summary, send=False, dry_run=False, between=whole_tick_once)
+        tick(now=now, send=False, partition=Partition(1 - n % 2, 2))
+        statistics_now()
+    # then the outcome is the reference's: the partition looked at each régua from the
+    # watermark the whole tick had left, not from the one it had read before
+    assert outcome() == reference
+
+
 # PostgreSQL: at once ----------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from regua.customers.selectors import companies_visible_to, contacts_visible_to
+from regua.privacy import audit
 from regua.users.models import User
 
 from .feed import feed_for, feed_ical, feed_renew, feed_url, feed_user
@@ -354,6 +355,13 @@ def tasks_bulk(request: HttpRequest) -> HttpResponse:
         )
     else:
         count = tasks_reassign(tasks=selected, to_user=form.cleaned_data["to_user"], by=user)
+        audit.record(
+            user,
+            audit.AuditAction.HANDED_OVER,
+            target=form.cleaned_data["to_user"],
+            detail={"tasks": count, "to_user": form.cleaned_data["to_user"].pk},
+            request=request,
+        )
         messages.success(
             request,
             ngettext("%(n)d task given to %(user)s.", "%(n)d tasks given to %(user)s.", count)
@@ -374,6 +382,21 @@ def handover(request: HttpRequest) -> HttpResponse:
         except AgendaError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
+            audit.record(
+                user,
+                audit.AuditAction.HANDED_OVER,
+                target=done,
+                detail={
+                    "scope": done.scope,
+                    "from_user": done.from_user_id,
+                    "to_user": done.to_user_id,
+                    "tasks": done.tasks_moved,
+                    "contacts": done.contacts_moved,
+                    "companies": done.companies_moved,
+                    "absence": done.ends_on is not None,
+                },
+                request=request,
+            )
             messages.success(request, _handover_summary(done))
             return redirect("agenda:handover")
     recent = HandOver.objects.select_related("from_user", "to_user", "created_by")
@@ -410,6 +433,13 @@ def handover_return_view(request: HttpRequest, handover_id: int) -> HttpResponse
         absences = absences.filter(Q(from_user=user) | Q(to_user=user))
     absence = get_object_or_404(absences, pk=handover_id)
     count = handover_return(handover=absence, by=user)
+    audit.record(
+        user,
+        audit.AuditAction.HANDED_OVER,
+        target=absence,
+        detail={"returned": count, "to_user": absence.from_user_id},
+        request=request,
+    )
     messages.success(
         request,
         ngettext("%(n)d task returned to %(user)s.", "%(n)d tasks returned to %(user)s.", count)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from regua.lib.csv_safe import csv_response
+from regua.privacy import audit
 from regua.segments.models import Segment
 
 from . import rfm
@@ -151,6 +152,14 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
     if table == "kpis":  # the stored keys, as the words and formulas of this language
         rows = [[str(KPI_TEXT[k][0]), value, str(KPI_TEXT[k][1])] for k, value, _f in rows]
     header = [str(COLUMN_LABELS.get(c, c)) for c in data["columns"]]
+    audit.record(
+        request.user,
+        audit.AuditAction.VIEWED_EXPORT,
+        object_type="dashboard",
+        object_id=table,
+        detail={"rows": len(rows), "as_of": str(snapshot.as_of)},
+        request=request,
+    )
     return csv_response(f"{table}-{snapshot.as_of}.csv", header, rows, stream=False)
 
 

@@ -40,6 +40,10 @@ LOAD_USER = "carga@regua.bench"
 
 def _env(smtp_port: int | None = None) -> dict[str, str]:
     env = {**os.environ, "REGUA_QUIET_HOURS": "", "REGUA_FREQUENCY_CAP": "1000"}
+    # Every simulated team member signs in as the same user from 127.0.0.1 within seconds,
+    # which the sign-in rate limits are there to refuse (the API's defaults fit the test).
+    env.setdefault("REGUA_RATELIMIT_LOGIN_IP", "off")
+    env.setdefault("REGUA_RATELIMIT_LOGIN_USER", "off")
     if smtp_port is not None:
         env.update(EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port))
     return env

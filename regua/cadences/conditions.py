@@ -4,6 +4,7 @@ Compiled to one Q over Contact so the tick filters a whole set in the database. 
 (a later issue) will replace these lists with saved rules; the shape stays a Q.
 """
 
+import math
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from regua.core.ingest import has_nul
 from regua.customers.models import Consent, ContactTag, Tag
 
 PLAIN_FIELDS = {
@@ -81,6 +83,8 @@ def to_q(conditions: Any, today: date | None = None) -> Q:
 
 def condition_q(field: str, op: str, value: Any, today: date | None) -> Q:
     """One contact condition as a Q (ConditionError when it does not compile)."""
+    if "\x00" in field or has_nul(value):  # PostgreSQL refuses NUL in any text
+        raise ConditionError(_("a condition may not hold a NUL character"))
     if field == "segment" or field.partition(".")[0] in EXTENDED_PREFIXES:
         # Orders, events, scores, companies, NPS and saved segments (segments.rules).
         from regua.segments.rules import extended_q
@@ -100,6 +104,7 @@ def condition_q(field: str, op: str, value: Any, today: date | None) -> Q:
             raise ConditionError(_("consent takes eq/ne with granted or withdrawn"))
         has = Exists(Consent.objects.filter(contact=OuterRef("pk"), channel=channel, status=value))
         return Q(has) if op == "eq" else ~Q(has)
+    _check_value(op, value)
     if field == "owner":
         return _compare("owner__email", op, value)
     if field == "age":
@@ -117,6 +122,32 @@ def condition_q(field: str, op: str, value: Any, today: date | None) -> Q:
     if field not in PLAIN_FIELDS:
         raise ConditionError(_("unknown field %(field)r") % {"field": field})
     return _compare(field, op, value)
+
+
+# The largest whole number a database column holds (SQLite and PostgreSQL bigint).
+MAX_INT = 2**63 - 1
+MAX_AGE = 150
+
+
+def _scalar(value: Any) -> bool:
+    """A value a column can be compared with: text, a finite number, true/false, null."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        return abs(value) <= MAX_INT
+    return value is None or isinstance(value, str)
+
+
+def _check_value(op: str, value: Any) -> None:
+    """Refuse what no column compares with (found by fuzzing: a dict, NaN, 2**70, a
+    None to be greater than): as the rule's own error, not the database's."""
+    values = value if op in LIST_OPS else [value]
+    ordered = op in {"gt", "gte", "lt", "lte"}
+    for item in values:
+        if not _scalar(item) or (ordered and (item is None or isinstance(item, bool))):
+            raise ConditionError(
+                _("%(value)r cannot be compared with %(op)s") % {"value": item, "op": op}
+            )
 
 
 def _compare(path: str, op: str, value: Any) -> Q:
@@ -151,6 +182,8 @@ def _tags(op: str, value: Any) -> Q:
 def _age(op: str, value: Any, today: date) -> Q:
     if op not in {"gt", "gte", "lt", "lte", "eq"} or not isinstance(value, int):
         raise ConditionError(_("age takes eq/gt/gte/lt/lte with a whole number"))
+    if isinstance(value, bool) or not 0 <= value <= MAX_AGE:
+        raise ConditionError(_("an age is a whole number from 0 to %(max)d") % {"max": MAX_AGE})
 
     def born_before(years: int) -> date:
         try:

@@ -28,7 +28,8 @@ def _parse_yaml(value: str, default: Any) -> Any:
         return default
     try:
         return yaml.safe_load(value)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
+        # ValueError: an integer of more than 4,300 digits; RecursionError: deep nesting.
         raise forms.ValidationError(_("Not valid YAML: %(error)s") % {"error": error}) from None
 
 
@@ -320,6 +321,10 @@ class StepForm(forms.Form):
         return data
 
 
+# A régua with every step in two languages is a few KB; the default ones are under 20 KB.
+YAML_MAX_BYTES = 1024 * 1024
+
+
 class YamlImportForm(forms.Form):
     document = forms.CharField(
         label=_("Régua as YAML"),
@@ -328,6 +333,24 @@ class YamlImportForm(forms.Form):
         required=False,
     )
     file = forms.FileField(label=_("or a .yaml file"), required=False)
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data.get("file")
+        if upload is None:
+            return upload
+        if upload.size > YAML_MAX_BYTES:
+            raise forms.ValidationError(
+                _("A régua's YAML may have up to %(size)d KB.") % {"size": YAML_MAX_BYTES // 1024}
+            )
+        content = upload.read()
+        upload.seek(0)
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(_("The file is not text in UTF-8.")) from None
+        if b"\x00" in content:
+            raise forms.ValidationError(_("The file is not text in UTF-8."))
+        return upload
 
     def text(self) -> str:
         upload = self.cleaned_data.get("file")

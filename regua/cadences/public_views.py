@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from regua.core import ratelimits
 from regua.customers.models import Channel, ConsentStatus
 
 from . import tokens
@@ -21,6 +22,10 @@ from .models import Delivery
 from .surveys import Outcome, survey_answer, survey_answer_of
 from .tracking import contact_unsubscribe, delivery_clicked, delivery_opened
 
+# Posts are counted per client address; a one-click unsubscribe (RFC 8058), which the
+# mail provider posts from its own servers for all its users, per link instead.
+UNSUBSCRIBE_LIMIT = ratelimits.public_form("unsubscribe")
+SURVEY_LIMIT = ratelimits.public_form("survey")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP]
 
@@ -63,6 +68,12 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # the token is the proof; mail clients post without a session (RFC 8058)
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        limit = ratelimits.public_link("unsubscribe") if one_click else UNSUBSCRIBE_LIMIT
+        limited = ratelimits.refused(request, limit)
+        if limited:
+            return limited
     delivery = _delivery("unsubscribe", token)
     contact = delivery.contact
     with translation.override(contact.language):
@@ -99,6 +110,10 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
 
     Within the edit window the link shows the answer given, to change it (surveys.py);
     afterwards it says the answer stands."""
+    if request.method == "POST":
+        limited = ratelimits.refused(request, SURVEY_LIMIT)
+        if limited:
+            return limited
     delivery = _delivery("survey", token)
     contact = delivery.contact
     now = timezone.now()

@@ -25,8 +25,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+
+from .sandbox import MAX_OUTPUT_CHARS, Record, environment, refuse_internals, step_budget
 
 LANGUAGES = ("pt-br", "en")
 CHANNELS = ("email", "sms", "whatsapp", "task", "webhook")
@@ -42,10 +42,6 @@ OPTIONAL_VARIABLES = ("company", "owner", "last_order", "event", "scores")
 OPEN_ENDED = {"contact.attributes", "event.properties"}
 # Operators say 160 characters per SMS part; three parts is as long as a message may get.
 SMS_MAX_CHARS = 480
-# Bounds for what one template may produce, so that a careless loop or `'x' * 10**9`
-# cannot take the worker's memory (Gmail clips a message over 102 KB anyway).
-MAX_OUTPUT_CHARS = 100_000
-MAX_INT_BITS = 100_000
 
 # [label](url); the url may hold one level of parentheses, as Wikipedia's and
 # `javascript:alert(1)` do (the first to work, the second to be recognised and refused).
@@ -140,23 +136,12 @@ def date_br(value: date | datetime | str | None) -> str:
     return moment.strftime("%d/%m/%Y")
 
 
-# -- The sandbox ------------------------------------------------------------------------
-
-
-class _Record(dict[str, Any]):
-    """A dict of the context that knows where it sits, so errors name it ('contact')."""
-
-    __slots__ = ("_label", "_open")
-
-    def __init__(self, data: Mapping[str, Any], label: str, open_ended: bool) -> None:
-        super().__init__(data)
-        self._label = label
-        self._open = open_ended
+# -- The context ----------------------------------------------------------------------
 
 
 def _wrap(value: Any, path: str, label: str) -> Any:
     if isinstance(value, Mapping):
-        return _Record(
+        return Record(
             {str(k): _wrap(v, f"{path}.{k}", f"'{path}.{k}'") for k, v in value.items()},
             label,
             path in OPEN_ENDED,
@@ -171,87 +156,14 @@ def _wrap_context(context: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _wrap(value, name, f"'{name}'") for name, value in context.items()}
 
 
-class _Sandbox(SandboxedEnvironment):
-    # Jinja's sandbox bounds range() but not arithmetic: `10 ** 100000000` would hang the
-    # worker (or the editor's save) for minutes.
-    intercepted_binops = frozenset({"*", "**"})
-    # Read methods a template may call on a record (`event.properties.items()`); a key of
-    # the same name wins, so `last_order.items` is the order's items.
-    record_methods = frozenset({"items", "keys", "values", "get"})
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if _too_large(operator, left, right):
-            raise SecurityError(
-                gettext("the result of %(operator)s would be too large") % {"operator": operator}
-            )
-        return super().call_binop(context, operator, left, right)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # Plain dicts would answer `last_order.items` with dict.items; records are data.
-        if isinstance(obj, _Record):
-            if attribute in obj:
-                return obj[attribute]
-            if attribute in self.record_methods:
-                return super().getattr(obj, attribute)
-            return self._missing(obj, attribute)
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, _Record):
-            if argument in obj:
-                return obj[argument]
-            return self._missing(obj, argument)
-        return super().getitem(obj, argument)
-
-    def _missing(self, record: _Record, name: Any) -> jinja2.Undefined:
-        hint = gettext("%(record)s has no attribute %(name)r") % {
-            "record": record._label,
-            "name": name,
-        }
-        # A missing custom attribute renders empty (and is false in an `if`).
-        undefined = jinja2.Undefined if record._open else self.undefined
-        return undefined(hint=hint, obj=record, name=name)
-
-
-def _too_large(operator: str, left: Any, right: Any) -> bool:
-    if operator == "**":
-        return (
-            isinstance(left, int)
-            and isinstance(right, int)
-            and right > 0
-            and right * abs(left).bit_length() > MAX_INT_BITS
-        )
-    for sequence, times in ((left, right), (right, left)):
-        if isinstance(sequence, str | list | tuple) and isinstance(times, int):
-            return len(sequence) * times > MAX_OUTPUT_CHARS
-    if isinstance(left, int) and isinstance(right, int):
-        return left.bit_length() + right.bit_length() > MAX_INT_BITS
-    return False
-
-
-@functools.cache
-def environment() -> SandboxedEnvironment:
-    """The one Jinja environment of cadence messages (no loader: templates come as strings)."""
-    env = _Sandbox(
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        # A `{% if %}` on its own line leaves no empty line in the message.
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["brl"] = brl
-    env.filters["date_br"] = date_br
-    # lipsum(10**6) would write a million paragraphs, and a message has no use for it.
-    env.globals.pop("lipsum", None)
-    return env
-
-
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str, name: str) -> jinja2.Template:
     # The file name lets _line_of find this template's frame in a traceback; a template is
     # compiled once and then rendered for every contact of a batch.
+    if len(source) > MAX_OUTPUT_CHARS:
+        raise OutputTooLong(
+            gettext("the template is longer than %(max)d characters") % {"max": MAX_OUTPUT_CHARS}
+        )
     env = environment()
     code = env.compile(source, name=name, filename=_filename(name))
     return env.template_class.from_code(env, code, env.make_globals(None), None)
@@ -269,7 +181,7 @@ def _render(source: str, name: str, context: Mapping[str, Any], *, wrapped: bool
     variables = context if wrapped else _wrap_context(context)
     # Template.generate is a generator (typed as an Iterator): closing it stops the template.
     generator = cast(Generator[str, None, None], template.generate(variables))
-    with closing(generator) as generated:
+    with step_budget(), closing(generator) as generated:
         for chunk in generated:
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
@@ -278,7 +190,7 @@ def _render(source: str, name: str, context: Mapping[str, Any], *, wrapped: bool
                     % {"max": MAX_OUTPUT_CHARS}
                 )
             chunks.append(chunk)
-    return "".join(chunks)
+    return refuse_internals("".join(chunks))
 
 
 def _problem(field: str, error: Exception) -> TemplateProblem:

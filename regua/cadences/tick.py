@@ -39,11 +39,13 @@ from regua.lib.bulk import (
     insert_select,
     statistics_refresh,
 )
+from regua.privacy.models import Erasure
 
 from . import conditions, draws, relationship, triggers
 from .due import due_sql
 from .models import (
     Cadence,
+    CadencePartition,
     CadenceStatus,
     Delivery,
     DeliveryStatus,
@@ -189,9 +191,22 @@ def _run(
             with transaction.atomic():
                 if not _lock(cadence, partition):
                     continue  # another tick has this régua (or this partition of it) now
-                steps = cadence_tick(
-                    cadence, now=now, tally=summary.tally(cadence.key), partition=partition
-                )
+                # Read the régua again now that it is ours: the tick that held it until
+                # a moment ago may have moved its watermark (or paused it). From the
+                # watermark read before the lock, this tick would look again at what
+                # that one looked at, and an after_exit régua would enroll again whom
+                # that tick had just let exit.
+                cadence.refresh_from_db()
+                if cadence.status != CadenceStatus.ACTIVE:
+                    continue
+                shares = [partition] if partition is not None else _shares(cadence)
+                for share in shares:
+                    steps = cadence_tick(
+                        cadence, now=now, tally=summary.tally(cadence.key), partition=share
+                    )
+                if partition is None and shares != [None]:
+                    # The régua is ours alone: its own watermarks follow at once.
+                    watermarks_advance(cadence, steps, shares[0])
             if partition is not None and not dry_run:
                 watermarks_advance(cadence, steps, partition)
             if between is not None:
@@ -200,6 +215,25 @@ def _run(
         from .sending import send_due
 
         send_due(now=now, summary=summary, dry_run=dry_run)
+
+
+def _shares(cadence: Cadence) -> list[Partition | None]:
+    """How a whole tick runs a régua: in one piece, or as the partitions of the count
+    that ran ahead of the régua's own watermark (the latest count, when several did).
+
+    The régua's own watermark follows the slowest partition, so when some partitions
+    have already ticked to a later instant, a whole tick from the régua's watermark
+    would look again at their contacts; for an after_exit régua that enrolls anew
+    those whom the partition's tick had just let exit. Run as each partition in turn,
+    from that partition's own watermarks, it creates what the partitions still owe and
+    nothing twice (the N partitions of one instant make what one whole tick makes).
+    """
+    own = cadence.enrolled_through or cadence.activated_at
+    if own is None:
+        return [None]
+    ahead = CadencePartition.objects.filter(cadence=cadence, count__gt=1, enrolled_through__gt=own)
+    count = ahead.order_by("-updated_at").values_list("count", flat=True).first()
+    return [None] if count is None else [Partition(index, count) for index in range(count)]
 
 
 # Advisory lock keys: (RÉGUA_LOCK, régua) for the whole régua; a partition's lock puts
@@ -425,7 +459,7 @@ def cadence_enroll(*, cadence: Cadence, contacts: Q, now: datetime) -> int:
 
 def _admission(cadence: Cadence, now: datetime) -> Callable[[str], Q]:
     """Who may enter, as seen from a row whose contact is OuterRef(ref): in the audience,
-    and not already in the régua as the re-entry policy reads it."""
+    not erased, and not already in the régua as the re-entry policy reads it."""
     audience = conditions.to_q(cadence.audience, today=now.date())
     enrolled = Enrollment.objects.filter(cadence=cadence)
     kind = cadence.trigger_kind
@@ -436,7 +470,9 @@ def _admission(cadence: Cadence, now: datetime) -> Callable[[str], Q]:
     exclude_enrolled = cadence.reentry != Reentry.EACH_OCCURRENCE or kind == "attribute"
 
     def who(ref: str) -> Q:
-        q = Q()
+        # An erased person (LGPD) never enters again, whatever the trigger: the
+        # anonymous row stays only so that the counts keep adding up.
+        q = ~Q(Exists(Erasure.objects.filter(contact_id=OuterRef(ref))))
         if audience:
             q &= Q(Exists(Contact.objects.filter(audience, pk=OuterRef(ref))))
         if exclude_enrolled:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from csp.decorators import csp_update
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,11 +17,13 @@ from django.views.decorators.http import require_POST
 
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
+from regua.lib.uploads import upload_limit
+from regua.privacy import audit
 from regua.users.models import User
 from regua.users.permissions import manager_required
 
 from .context import build as build_contexts
-from .forms import CadenceForm, StepForm, YamlImportForm
+from .forms import YAML_MAX_BYTES, CadenceForm, StepForm, YamlImportForm
 from .models import (
     Cadence,
     CadenceStatus,
@@ -55,6 +58,17 @@ def _can_edit(user: User) -> bool:
 editor_required = manager_required
 
 
+def _audit(request: HttpRequest, cadence: Cadence, change: str, **detail: object) -> None:
+    """A change to what a régua sends, and to whom, in the audit log."""
+    audit.record(
+        request.user,
+        audit.AuditAction.CHANGED_REGUA,
+        target=cadence,
+        detail={"change": change, **detail},
+        request=request,
+    )
+
+
 @login_required
 def cadence_list(request: HttpRequest) -> HttpResponse:
     cadences = Cadence.objects.exclude(status=CadenceStatus.ARCHIVED).annotate(
@@ -84,6 +98,7 @@ def cadence_list(request: HttpRequest) -> HttpResponse:
 
 @editor_required
 @require_POST
+@upload_limit(lambda: YAML_MAX_BYTES)
 def cadence_import_view(request: HttpRequest) -> HttpResponse:
     form = YamlImportForm(request.POST, request.FILES)
     if form.is_valid():
@@ -93,12 +108,16 @@ def cadence_import_view(request: HttpRequest) -> HttpResponse:
             for problem in error.problems:
                 messages.error(request, problem)
             return redirect("cadences:list")
+        _audit(request, cadence, "imported", created=created)
         messages.success(
             request,
             (_("Régua %(name)s created.") if created else _("Régua %(name)s updated."))
             % {"name": cadence.name},
         )
         return redirect("cadences:detail", key=cadence.key)
+    for problems in form.errors.values():  # a file too large or not text
+        for problem in problems:
+            messages.error(request, problem)
     return redirect("cadences:list")
 
 
@@ -108,7 +127,8 @@ def install_defaults(request: HttpRequest) -> HttpResponse:
     installed = 0
     for path in sorted(DEFAULTS_DIR.glob("*.yaml")):
         if not Cadence.objects.filter(key=path.stem).exists():
-            cadence_import(path.read_text("utf-8"))
+            cadence, _created = cadence_import(path.read_text("utf-8"))
+            _audit(request, cadence, "installed")
             installed += 1
     messages.success(
         request,
@@ -132,6 +152,7 @@ def cadence_new(request: HttpRequest) -> HttpResponse:
         import yaml
 
         cadence, _created = cadence_import(yaml.safe_dump(document, allow_unicode=True))
+        _audit(request, cadence, "created")
         return redirect("cadences:detail", key=cadence.key)
     return render(request, "cadences/settings.html", {"form": form, "cadence": None})
 
@@ -157,6 +178,7 @@ def cadence_settings(request: HttpRequest, key: str) -> HttpResponse:
         cadence.exit_goal = document["exit"]
         cadence.goal = document["goal"]
         cadence.save()
+        _audit(request, cadence, "settings")
         messages.success(request, _("Saved."))
         return redirect("cadences:detail", key=cadence.key)
     return render(request, "cadences/settings.html", {"form": form, "cadence": cadence})
@@ -209,6 +231,7 @@ def cadence_broadcast(request: HttpRequest, key: str) -> HttpResponse:
         except RuleError as error:
             messages.error(request, str(error))
         else:
+            _audit(request, cadence, "broadcast", segment=segment.pk, entered=entered)
             messages.success(
                 request,
                 ngettext(
@@ -229,6 +252,7 @@ def cadence_status(request: HttpRequest, key: str) -> HttpResponse:
     if status not in CadenceStatus.values:
         raise Http404
     cadence_set_status(cadence, status)
+    _audit(request, cadence, "status", status=status)
     messages.success(
         request, _("Régua is now %(status)s.") % {"status": cadence.get_status_display().lower()}
     )
@@ -265,6 +289,7 @@ def step_edit(request: HttpRequest, key: str, step_key: str | None = None) -> Ht
             position = None
         step_apply(step, spec, position=position)
         steps_reorder(cadence)
+        _audit(request, cadence, "step", step=step.key)
         messages.success(request, _("Step saved."))
         return redirect("cadences:detail", key=cadence.key)
     return render(request, "cadences/step.html", {"form": form, "cadence": cadence, "step": step})
@@ -279,6 +304,7 @@ def step_archive(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
     Delivery.objects.filter(step=step, status=DeliveryStatus.SCHEDULED).update(
         status=DeliveryStatus.CANCELLED, reason="step removed"
     )
+    _audit(request, step.cadence, "step_archived", step=step.key)
     messages.success(request, _("Step removed; what it already sent stays in the report."))
     return redirect("cadences:detail", key=key)
 
@@ -301,6 +327,9 @@ def cadence_preview_view(request: HttpRequest, key: str) -> HttpResponse:
 
 @editor_required
 @require_POST
+# The rendered e-mail is shown in a srcdoc frame, which takes this page's policy: e-mails
+# are styled inline and may show remote images (the frame's sandbox still runs no script).
+@csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["https:", "http:"]})
 def step_test_send(request: HttpRequest, key: str, step_key: str) -> HttpResponse:
     """Render a step for a real contact and send it to the signed-in user."""
     from .channels import Outgoing, backend_for
@@ -399,9 +428,12 @@ def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(_outbox_for(request.user), pk=pk)  # type: ignore[arg-type]
     if request.GET.get("raw") == "html":
         response = HttpResponse(message.html)
-        # Shown inside a sandboxed frame: no scripts, no forms, no navigation of the app.
+        # Shown inside a sandboxed frame: no scripts, no forms, no navigation of the app;
+        # its own policy (the app's allows no inline style, which e-mails are made of),
+        # framed by the outbox page only.
         response["Content-Security-Policy"] = (
-            "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+            "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
+            "frame-ancestors 'self'"
         )
         return response
     return render(request, "cadences/outbox_message.html", {"message": message})

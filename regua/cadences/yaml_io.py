@@ -150,6 +150,11 @@ def cadence_load(text: str) -> dict[str, Any]:
         else:
             message = _("not valid YAML (%(problem)s)") % {"problem": problem}
         raise CadenceError([message]) from None
+    except (ValueError, RecursionError) as error:
+        # What the parser lets through from Python: an integer of more than 4,300 digits,
+        # lists nested thousands deep (found by fuzzing the importer's neighbours).
+        problem = type(error).__name__ if isinstance(error, RecursionError) else error
+        raise CadenceError([_("not valid YAML (%(problem)s)") % {"problem": problem}]) from None
     problems = validate(data)
     if problems:
         raise CadenceError(problems)

@@ -13,6 +13,7 @@ from ninja import Schema
 from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, django_auth
 
+from regua.core import ratelimits
 from regua.core.ingest import BatchResult
 from regua.users.models import ApiKey, User
 
@@ -21,18 +22,24 @@ MAX_BATCH = 1000
 
 class BearerKey(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        return _bind(request, ApiKey.authenticate(token))
+        return _bind(request, ApiKey.authenticate(token), token)
 
 
 class HeaderKey(APIKeyHeader):
     param_name = "X-API-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
-        return _bind(request, ApiKey.authenticate(key or ""))
+        return _bind(request, ApiKey.authenticate(key or ""), key or "")
 
 
-def _bind(request: HttpRequest, user: User | None) -> User | None:
+def _bind(request: HttpRequest, user: User | None, token: str) -> User | None:
+    """The key's user, once the call is counted against the key's own rate limit
+    (REGUA_RATELIMIT_API_KEY; the client address's limit is counted earlier, by
+    ratelimits.ApiRateLimitMiddleware). Over it: RateLimited, a 429 (regua/api.py)."""
     if user is not None:
+        wait = ratelimits.exceeded(request, ratelimits.api_key_limit(ApiKey.lookup_of(token)))
+        if wait:
+            raise ratelimits.RateLimited(wait)
         request.user = user
     return user
 

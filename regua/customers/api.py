@@ -1,11 +1,12 @@
 """REST API for contacts: upsert one or a batch, list with filters, read one."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
 
 from regua.core.api import (
     MAX_BATCH,
@@ -19,7 +20,7 @@ from regua.core.api import (
 from regua.core.ingest import CleanBatch
 
 from .ingest import contacts_clean, contacts_write
-from .models import Contact
+from .models import Consent, ConsentPurpose, Contact, LegalBasis
 from .selectors import ContactFilters, contacts_search_page, contacts_visible_to
 
 router = Router(tags=["contacts"])
@@ -55,7 +56,28 @@ class ContactIn(Schema):
     consent: dict[str, bool] | None = Field(
         None, description="Per channel (email, sms, whatsapp, phone): granted or not"
     )
+    consent_purpose: ConsentPurpose | None = Field(
+        None, description="What the consents given here are for (default: marketing)"
+    )
+    consent_legal_basis: LegalBasis | None = Field(
+        None, description="LGPD art. 7 legal basis of the consents given here (default: consent)"
+    )
+    consent_text_version: str | None = Field(
+        None, max_length=40, description="Version of the consent wording the person agreed to"
+    )
     attributes: dict[str, Any] | None = None
+
+
+class ConsentOut(Schema):
+    """One channel's consent as on record, with its terms (LGPD)."""
+
+    channel: str
+    status: str
+    purpose: ConsentPurpose
+    legal_basis: LegalBasis
+    text_version: str
+    source: str
+    recorded_at: datetime
 
 
 class ContactOut(Schema):
@@ -77,7 +99,8 @@ class ContactOut(Schema):
     relationship_type: str
     owner: str | None
     tags: list[str]
-    consent: dict[str, str]
+    consent: dict[str, str] = Field(..., description="Per channel: granted or withdrawn")
+    consents: list[ConsentOut] = Field(..., description="Per channel, with purpose and basis")
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -93,6 +116,10 @@ class ContactOut(Schema):
     @staticmethod
     def resolve_consent(contact: Contact) -> dict[str, str]:
         return {c.channel: c.status for c in contact.consents.all()}
+
+    @staticmethod
+    def resolve_consents(contact: Contact) -> list[Consent]:
+        return list(contact.consents.all())
 
 
 class UpsertOut(Schema):
@@ -131,6 +158,27 @@ class ContactQuery(Schema):
     updated_since: datetime | None = None
     cursor: str = ""
     limit: int = Field(50, ge=1, le=200)
+
+    @field_validator("q", "stage", "tag", "city", "external_id", "email", "cursor")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:  # PostgreSQL cannot compare with it: a 422, not a 500
+            raise ValueError("may not contain a NUL character")
+        return value
+
+    @field_validator("updated_since")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """In UTC: an offset like +21:48 is valid ISO 8601 but out of PostgreSQL's
+        range (schemathesis found it), and year 1 at +03:00 is before year 1 in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
 
 
 def _with_relations(contacts: Any) -> Any:

@@ -20,7 +20,7 @@ from regua.events.models import Event, EventSummary
 from regua.events.selectors import contact_event_totals
 from regua.users.models import User
 
-from .models import Company, Consent, Contact, ContactRole, Interaction, Tag
+from .models import Company, Consent, ConsentChange, Contact, ContactRole, Interaction, Tag
 from .search import Window, contact_search
 
 
@@ -228,6 +228,9 @@ def contact_dossier(contact: Contact, *, user: User) -> dict[str, Any]:
         "recommended": recommendations({contact.pk: bought}, limit=5)[contact.pk],
         "roles": roles,
         "consents": consents,
+        "consent_history": list(
+            ConsentChange.objects.filter(contact=contact).select_related("changed_by")[:20]
+        ),
         "tags": list(contact.tags.all()),
         "orders": orders,
         "stats": _order_stats(contact),

@@ -3,11 +3,20 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from regua.users.models import User
 
-from .models import Consent, ConsentChange, Contact, Interaction, InteractionKind
+from .models import (
+    Consent,
+    ConsentChange,
+    ConsentPurpose,
+    Contact,
+    Interaction,
+    InteractionKind,
+    LegalBasis,
+)
 
 
 def interaction_log(
@@ -41,20 +50,65 @@ def interaction_log(
     return interaction
 
 
-def consent_set(*, contact: Contact, channel: str, status: str, source: str, at: datetime) -> bool:
-    """Record a contact's permission on a channel, with its history; True when it changed."""
+def consent_set(
+    *,
+    contact: Contact,
+    channel: str,
+    status: str,
+    source: str,
+    at: datetime,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
+    text_version: str | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> bool:
+    """Record a contact's permission on a channel, with its history; True when it changed.
+
+    A change is the status, or the terms it was given under (purpose, legal basis, text
+    version): a person who agrees to a new wording of the same consent is on record
+    with it. Terms left None keep the current row's (an unsubscribe changes the status
+    only), or take the defaults for a first record: marketing, on consent. Every change
+    is written to the audit log (`actor` None: the person themselves, by an unsubscribe
+    link, or the system).
+    """
+    from regua.privacy import audit
+
     with transaction.atomic():
         current = (
             Consent.objects.select_for_update().filter(contact=contact, channel=channel).first()
         )
-        if current is not None and current.status == status:
+        terms = {
+            "purpose": purpose or getattr(current, "purpose", ConsentPurpose.MARKETING),
+            "legal_basis": legal_basis or getattr(current, "legal_basis", LegalBasis.CONSENT),
+            "text_version": (
+                text_version if text_version is not None else getattr(current, "text_version", "")
+            ),
+        }
+        if current is not None and (
+            [current.status, current.purpose, current.legal_basis, current.text_version]
+            == [status, *terms.values()]
+        ):
             return False
         Consent.objects.update_or_create(
             contact=contact,
             channel=channel,
-            defaults={"status": status, "source": source, "recorded_at": at},
+            defaults={"status": status, "source": source, "recorded_at": at, **terms},
         )
         ConsentChange.objects.create(
-            contact=contact, channel=channel, status=status, source=source, recorded_at=at
+            contact=contact,
+            channel=channel,
+            status=status,
+            source=source,
+            recorded_at=at,
+            changed_by=actor,
+            **terms,
+        )
+        audit.record(
+            actor,
+            audit.AuditAction.CHANGED_CONSENT,
+            contact=contact,
+            detail={"channel": channel, "status": status, **terms},
+            request=request,
         )
     return True

@@ -358,6 +358,9 @@ def _stage_rows(
 
 
 CONSENT_SHARE = {"email": 0.8, "whatsapp": 0.45, "sms": 0.25, "phone": 0.15}
+# The version of the signup form's consent wording the demo customers agreed to (LGPD);
+# purpose and legal basis take their defaults: marketing, on consent.
+CONSENT_TEXT_VERSION = "cadastro-2024.1"
 
 
 def _consent_rows(
@@ -375,11 +378,27 @@ def _consent_rows(
         for j, i in enumerate(granted):
             cid = int(people["id"][i])
             block.consent_log.append(
-                (cid, channel, "granted", "cadastro no site", signup_text[i], signup_text[i])
+                (
+                    cid,
+                    channel,
+                    "granted",
+                    "cadastro no site",
+                    signup_text[i],
+                    signup_text[i],
+                    CONSENT_TEXT_VERSION,
+                )
             )
             if withdrawn[j]:
                 block.consent_log.append(
-                    (cid, channel, "withdrawn", "descadastro", later_text[j], later_text[j])
+                    (
+                        cid,
+                        channel,
+                        "withdrawn",
+                        "descadastro",
+                        later_text[j],
+                        later_text[j],
+                        CONSENT_TEXT_VERSION,
+                    )
                 )
                 block.consents.append(
                     (
@@ -390,6 +409,7 @@ def _consent_rows(
                         later_text[j],
                         signup_text[i],
                         later_text[j],
+                        CONSENT_TEXT_VERSION,
                     )
                 )
             else:
@@ -402,6 +422,7 @@ def _consent_rows(
                         signup_text[i],
                         signup_text[i],
                         signup_text[i],
+                        CONSENT_TEXT_VERSION,
                     )
                 )
                 if channel == "email":

@@ -4,6 +4,7 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from regua.lib.uploads import attachment_problem
 from regua.users.models import User
 
 from .models import (
@@ -50,6 +51,11 @@ class FilesField(forms.FileField):
                     _("%(name)s is larger than %(size)d MB.")
                     % {"name": file.name, "size": MAX_ATTACHMENT_BYTES // (1024 * 1024)}
                 )
+            # By its content as well as its name: no programs or pages, no disguises.
+            head = file.read(512)
+            file.seek(0)
+            if problem := attachment_problem(file.name, head):
+                raise forms.ValidationError(problem)
         return files
 
 

@@ -17,6 +17,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from regua.lib.html import html_to_text
+
 from .mail import thread_of
 from .models import Message, MessageKind, Ticket, TicketChannel
 from .services import (
@@ -59,8 +61,9 @@ def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
         ticket_from_email(message)
     except DeskError as error:
         # Recorded, not raised: a 500 would make the provider retry the same message.
-        # (No sender address: no personal data in logs.)
-        log.warning("inbound e-mail not taken: %s: %s", error.field, error.message)
+        # The field only: the message may quote the sender's address (no personal data
+        # in logs).
+        log.warning("inbound e-mail not taken: %s", error.field)
 
 
 def ticket_from_email(message: Any) -> Ticket | None:
@@ -129,6 +132,6 @@ def is_automatic(message: Any) -> bool:
 
 
 def _html_text(html: str) -> str:
-    from django.utils.html import strip_tags
-
-    return strip_tags(re.sub(r"<br\s*/?>|</p>", "\n", html, flags=re.IGNORECASE))
+    """An HTML-only e-mail's text: stored and shown as text, never as the sender's HTML
+    (scripts and styles go with their content, not only their tags)."""
+    return html_to_text(html)

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from regua.cadences.rendering import RenderError
+from regua.core import ratelimits
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
+from regua.lib.uploads import upload_limit
 from regua.segments.models import Segment
 from regua.users.models import User
 from regua.users.permissions import manager_required
@@ -42,6 +44,8 @@ from .selectors import (
     tickets_visible_to,
 )
 from .services import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
     RATINGS,
     DeskError,
     File,
@@ -52,6 +56,9 @@ from .services import (
     ticket_reply,
     ticket_update,
 )
+
+# A form's attachments together: the body is refused past this before it is read.
+_attachments_limit = upload_limit(lambda: MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES)
 
 
 def _user(request: HttpRequest) -> User:
@@ -95,6 +102,7 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_attachments_limit
 def ticket_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     contact = None
@@ -203,6 +211,7 @@ def _detail(
 
 @login_required
 @require_POST
+@_attachments_limit
 def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     form = ReplyForm(request.POST, request.FILES)
@@ -396,10 +405,14 @@ def _form_tickets_last_hour(email: str) -> int:
 
 
 @require_http_methods(["GET", "POST"])
+@_attachments_limit
 def contact_form(request: HttpRequest) -> HttpResponse:
     """The public contact form: a ticket per message, the customer found by e-mail."""
     done = None
     if request.method == "POST":
+        limited = ratelimits.refused(request, ratelimits.public_form("contact"))
+        if limited:
+            return limited
         form = ContactForm(request.POST, request.FILES)
         email = str(request.POST.get("email", "")).strip()
         if email and _form_tickets_last_hour(email) >= settings.REGUA_DESK_FORM_PER_HOUR:
@@ -448,6 +461,9 @@ def _faq_url() -> str:
 @require_http_methods(["GET", "POST"])
 def rating(request: HttpRequest, token: str, score: int) -> HttpResponse:
     """One click from the resolution e-mail records the rating; a comment may follow."""
+    limited = ratelimits.refused(request, ratelimits.public_form("rating"))
+    if limited:
+        return limited
     ticket = rating_ticket(token)
     if ticket is None or score not in RATINGS:
         raise Http404

@@ -12,6 +12,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
+from regua.core import ratelimits
+
 from .models import Article, Language
 from .search import article_search
 
@@ -51,6 +53,10 @@ def _page(
     )
 
 
+# Searches run full-text queries: counted per client address (docs/security.md).
+SEARCH_LIMIT = ratelimits.public_form("faq-search")
+
+
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     language = Language.of(translation.get_language())
@@ -58,6 +64,9 @@ def index(request: HttpRequest) -> HttpResponse:
     # Switching language keeps the search: the results come in the new language.
     here = {code: request.get_full_path() for code in Language.values}
     if query:
+        limited = ratelimits.refused(request, SEARCH_LIMIT)
+        if limited:
+            return limited
         results = article_search(query, language=language)
         return _page(request, "index.html", {"query": query, "results": results}, here)
     articles = (

@@ -59,15 +59,53 @@ def _detect_encoding(path: Path) -> str:
         return "latin-1"
 
 
+# What a file starts with, for the kinds people upload by mistake instead of a CSV.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "zip"),  # .xlsx, .ods, .docx and .zip alike
+    (b"\xd0\xcf\x11\xe0", "ole"),  # Excel 97 (.xls), Word 97
+    (b"%PDF", "binary"),
+    (b"\x89PNG", "binary"),
+    (b"\xff\xd8\xff", "binary"),  # JPEG
+    (b"GIF8", "binary"),
+    (b"\x1f\x8b", "binary"),  # gzip
+)  # programs and most other binaries hold NUL bytes, which sniff_problem refuses
+SNIFF_BYTES = 8192
+# Share of control characters (other than tab, CR, LF) above which text is not text.
+MAX_CONTROL_SHARE = 0.01
+
+
+def sniff_problem(head: bytes) -> str | None:
+    """Why a file that starts with `head` is not a CSV we can read, or None when it may be.
+
+    Looks at the content, not the name: an .xlsx renamed to .csv is still a workbook.
+    """
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return _("the file is in UTF-32: save it as CSV in UTF-8")
+    for signature, kind in SIGNATURES:
+        if head.startswith(signature):
+            if kind == "zip":  # .xlsx (.ods and .docx are zips too, and rarer)
+                return _("this is a spreadsheet workbook (.xlsx), not CSV: save it as CSV")
+            if kind == "ole":
+                return _("this is an Excel 97 workbook (.xls), not CSV: save it as CSV")
+            return _("this is a binary file, not CSV")
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return None
+    if b"\x00" in head:
+        # Text in UTF-16 without its byte-order mark: every other byte is zero.
+        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+            return _("the file looks like UTF-16 without a byte-order mark: save it as UTF-8")
+        return _("this is a binary file, not CSV")
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13)) + head.count(127)
+    if head and controls > len(head) * MAX_CONTROL_SHARE:
+        return _("this is a binary file, not CSV")
+    return None
+
+
 def _check_not_binary(path: Path) -> None:
     with path.open("rb") as handle:
-        head = handle.read(8192)
-    if head.startswith(b"PK\x03\x04"):
-        raise ImportFileError(_("this is a spreadsheet workbook (.xlsx), not CSV: save it as CSV"))
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError(_("this is an Excel 97 workbook (.xls), not CSV: save it as CSV"))
-    if b"\x00" in head and head[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise ImportFileError(_("this is a binary file, not CSV"))
+        problem = sniff_problem(handle.read(SNIFF_BYTES))
+    if problem:
+        raise ImportFileError(problem)
 
 
 def _sniff_delimiter(header_line: str) -> str:

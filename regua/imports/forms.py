@@ -3,6 +3,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from .csvfile import SNIFF_BYTES, sniff_problem
 from .models import ImportKind
 
 
@@ -26,10 +27,10 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(
                 _("The file is larger than %(limit)s.") % {"limit": filesizeformat(limit)}
             )
-        head = upload.read(4)
+        # By its content, not its name or the type the browser declared.
+        head = upload.read(SNIFF_BYTES)
         upload.seek(0)
-        if head.startswith(b"PK\x03\x04"):
-            raise forms.ValidationError(
-                _("This is a spreadsheet workbook (.xlsx): save it as CSV and upload that.")
-            )
+        problem = sniff_problem(head)
+        if problem:
+            raise forms.ValidationError(problem[:1].upper() + problem[1:] + ".")
         return upload

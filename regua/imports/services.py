@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 
+from regua.lib.uploads import display_name, storage_name
 from regua.users.models import User
 
 from .models import ImportJob, ImportStatus
@@ -17,12 +18,16 @@ from .tasks import import_job_run
 def import_job_start(
     *, kind: str, upload: UploadedFile, create_contacts: bool, user: User
 ) -> ImportJob:
-    """Store the upload, record the job and queue it once the transaction commits."""
+    """Store the upload, record the job and queue it once the transaction commits.
+
+    The file is kept under a random name; the uploader's name is only shown."""
+    original_name = display_name(upload.name, "import.csv")
+    upload.name = storage_name(".csv")
     with transaction.atomic():
         job = ImportJob.objects.create(
             kind=kind,
             file=upload,
-            original_name=upload.name or "import.csv",
+            original_name=original_name,
             total_bytes=upload.size or 0,
             create_contacts=create_contacts,
             created_by=user,

@@ -1,12 +1,13 @@
-import csv
-
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from regua.lib.csv_safe import csv_response
+from regua.lib.uploads import upload_limit
 from regua.users.models import Role
 
 from .forms import ImportForm
@@ -21,7 +22,12 @@ def _jobs_for(request: HttpRequest):  # type: ignore[no-untyped-def]
     return jobs
 
 
+def _import_max_bytes() -> int:
+    return int(settings.IMPORT_MAX_UPLOAD_MB) * 1024 * 1024
+
+
 @login_required
+@upload_limit(_import_max_bytes)
 def import_list(request: HttpRequest) -> HttpResponse:
     # An import updates the contacts it names, whoever owns them: with private
     # portfolios it is for those who see every contact.
@@ -64,19 +70,17 @@ def import_retry(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @login_required
-def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponse:
-    """The rows an import refused, as CSV: line, field, message."""
+def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponseBase:
+    """The rows an import refused, as CSV: line, field, message. The field is a column
+    name from the uploaded file and the message may quote a value: both are the
+    uploader's text, so the cells go through csv_safe like every other CSV."""
     job = get_object_or_404(_jobs_for(request), pk=job_id)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-    response.write("\ufeff")  # so that Excel reads the file as UTF-8
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow(["line", "field", "message"])
-    for error in job.errors:
-        writer.writerow([error["line"], error["field"], _safe_cell(error["message"])])
-    return response
-
-
-def _safe_cell(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    rows = ([error["line"], error["field"], error["message"]] for error in job.errors)
+    # ';' as a spreadsheet in Brazil expects; the uploaded files mostly use it too.
+    return csv_response(
+        f"import-{job.pk}-errors.csv",
+        ["line", "field", "message"],
+        rows,
+        stream=False,
+        delimiter=";",
+    )

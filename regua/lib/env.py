@@ -5,6 +5,7 @@ deployment's environment stops the process at start instead of misbehaving later
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,3 +61,14 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as "<count>/<period>" (period: s, m, h or d, optionally with a
+    multiple: "5/15m"); "" or "off" turns the limit off."""
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in ("", "off"):
+        return ""
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", raw):
+        raise ImproperlyConfigured(f"{name} must be a rate like 10/m or 100/h, not {raw!r}")
+    return raw

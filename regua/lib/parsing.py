@@ -215,6 +215,10 @@ def parse_json_object(value: Any) -> dict[str, Any]:
         decoded = json.loads(str(value))
     except json.JSONDecodeError as exc:
         raise ValueError(_("invalid JSON: %(error)s") % {"error": exc.msg}) from None
+    except (ValueError, RecursionError) as exc:
+        # Valid JSON Python will not hold: an integer of more than 4,300 digits, arrays
+        # nested thousands deep (found fuzzing the importers).
+        raise ValueError(_("invalid JSON: %(error)s") % {"error": type(exc).__name__}) from None
     if not isinstance(decoded, dict):
         raise ValueError(_("expected a JSON object"))
     return decoded

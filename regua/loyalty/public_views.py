@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
+from regua.core import ratelimits
 from regua.customers.models import Contact
 
 from . import tokens
@@ -48,7 +49,11 @@ def public_page(request: HttpRequest, token: str) -> HttpResponse:
 def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
     """Where a shared link lands: on to the shop with the code (REGUA_LOYALTY_SHOP_URL),
     which hands it back with the signup (POST /api/loyalty/referrals); without a shop
-    address, a page showing the code to use at checkout."""
+    address, a page showing the code to use at checkout. Counted per client address, so
+    codes cannot be tried in bulk."""
+    limited = ratelimits.refused(request, ratelimits.public_form("referral"))
+    if limited:
+        return limited
     found = ReferralCode.objects.filter(code=code.upper()).select_related("contact").first()
     if found is None:
         raise Http404

@@ -45,7 +45,9 @@ def rule_from_text(text: str) -> Any:
     """The rule posted by the builder, or a ValidationError saying what is wrong."""
     try:
         rule = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # JSONDecodeError, and what json raises beyond it: an integer of more than 4,300
+        # digits (ValueError) or arrays nested thousands deep (RecursionError).
         raise forms.ValidationError(_("The rule is not valid JSON.")) from None
     problems = check(rule)
     if problems:

@@ -24,6 +24,7 @@ Fields (FIELDS lists them for the builder):
 - segment: in / not_in another saved segment, by name.
 """
 
+import math
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -58,6 +59,9 @@ from regua.events.retention import summaries_in_use
 from regua.loyalty.models import Account, PointEntry, Tier
 
 MAX_DEPTH = 4
+# A hundred years of days; and the largest number a condition compares with.
+MAX_DAYS = 36600
+MAX_NUMBER = 10**15
 # How many saved segments deep the rule being compiled is: a segment that names another
 # nests one level, so two segments naming each other end with an error, not a loop.
 _segment_depth: ContextVar[int] = ContextVar("segment_depth", default=0)
@@ -94,7 +98,8 @@ def compile_rule(rule: Any, *, today: date | None = None, depth: int = 0) -> Q:
     """The rule as one Q over Contact; RuleError names the item and the reason."""
     if depth > MAX_DEPTH:
         raise RuleError(_("groups nest at most %(depth)d levels deep") % {"depth": MAX_DEPTH})
-    if not isinstance(rule, dict) or rule.get("match") not in MATCH:
+    match = rule.get("match") if isinstance(rule, dict) else None
+    if not isinstance(match, str) or match not in MATCH:  # a list or a dict is no key
         raise RuleError(_('a group needs "match": "all" or "any" and a list of conditions'))
     items = rule.get("conditions", [])
     if not isinstance(items, list):
@@ -182,11 +187,15 @@ def _number(op: str, value: Any) -> float:
         raise ConditionError(_("%(op)s does not apply here") % {"op": op})
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConditionError(_("%(value)r is not a number") % {"value": value})
+    # Past ±1e15 no amount, count or score means anything; beyond, floats lose whole
+    # numbers and NaN or infinity would reach the database (fuzzing found both).
+    if not (isinstance(value, int) or math.isfinite(value)) or abs(value) > MAX_NUMBER:
+        raise ConditionError(_("%(value)r is not a number") % {"value": value})
     return float(value)
 
 
 def _days(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 36600:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DAYS:
         raise ConditionError(_("%(value)r is not a number of days") % {"value": value})
     return value
 
@@ -249,7 +258,8 @@ def _event(name: str, op: str, value: Any, now: datetime) -> Q:
         )
         return recent if op == "within_days" else ~recent
     if op in {"count_gte", "count_lte"}:
-        if not isinstance(value, dict) or not isinstance(value.get("count"), int):
+        count = value.get("count") if isinstance(value, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_NUMBER:
             raise ConditionError(_('%(op)s takes {"count": n, "days": d}') % {"op": op})
         if value.get("days") is not None:
             since = now - timedelta(days=_days(value["days"]))
@@ -345,7 +355,7 @@ def _score(name: str, op: str, value: Any) -> Q:
 def _next_purchase(op: str, value: Any, now: datetime) -> Q:
     """Days from today to the expected next purchase (negative: overdue), compared."""
     days = _number(op, value)
-    if days != int(days):
+    if days != int(days) or abs(days) > MAX_DAYS:
         raise ConditionError(_("%(value)r is not a number of days") % {"value": value})
     today = timezone.localtime(now - timedelta(microseconds=1)).date()
     target = today + timedelta(days=int(days))

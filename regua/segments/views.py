@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from regua.cadences.views import editor_required
 from regua.customers.selectors import contacts_page, contacts_visible_to, count_capped
 from regua.lib.csv_safe import csv_response
+from regua.privacy import audit
 from regua.users.models import User
 
 from .catalog import fields, op_labels
@@ -129,6 +130,7 @@ def segment_export(request: HttpRequest, pk: int) -> HttpResponseBase:
             yield from batch
             last = batch[-1][0]
 
+    audit.record(request.user, audit.AuditAction.VIEWED_EXPORT, target=segment, request=request)
     return csv_response(f"segment-{segment.pk}.csv", EXPORT_COLUMNS, rows())
 
 

@@ -102,11 +102,16 @@ class ApiKey(TimeStamped):
         return key, token
 
     @classmethod
+    def lookup_of(cls, token: str) -> str:
+        """The public part of a token, which names its key (rg_<lookup>_<secret>)."""
+        return token[len(cls.PREFIX) :].split("_", 1)[0]
+
+    @classmethod
     def authenticate(cls, token: str) -> User | None:
         """The active user a token belongs to, or None."""
         if not token.startswith(cls.PREFIX) or token.count("_") < 2:
             return None
-        lookup = token[len(cls.PREFIX) :].split("_", 1)[0]
+        lookup = cls.lookup_of(token)
         key = cls.objects.select_related("user").filter(lookup=lookup).first()
         if key is None or key.revoked_at or not key.user.is_active:
             return None

@@ -24,7 +24,15 @@ from regua.lib.parsing import (
 )
 from regua.lib.text import fold, search_key
 
-from ..models import Channel, Gender, PowerRole, RelationshipType, Stage
+from ..models import (
+    Channel,
+    ConsentPurpose,
+    Gender,
+    LegalBasis,
+    PowerRole,
+    RelationshipType,
+    Stage,
+)
 
 # Header spellings found in Brazilian exports → our field names.
 ALIASES = {
@@ -68,7 +76,14 @@ ALIASES = {
     "empresa": "company",
     "cargo": "job_title",
     "papel": "role",
+    "finalidade": "consent_purpose",
+    "base_legal": "consent_legal_basis",
+    "versao_do_termo": "consent_text_version",
+    "versao_termo": "consent_text_version",
 }
+# What a row's consents were given for, under which legal basis and wording (LGPD); they
+# apply to every channel the row gives consent on.
+CONSENT_TERMS = ("consent_purpose", "consent_legal_basis", "consent_text_version")
 STANDARD = {
     "external_id",
     "email",
@@ -92,6 +107,7 @@ STANDARD = {
     "job_title",
     "attributes",
     "consent",
+    *CONSENT_TERMS,
 } | {f"{channel}_consent" for channel in Channel.values}
 CHANNELS = tuple(Channel.values)
 CONSENT_COLUMNS = [(channel, f"{channel}_consent") for channel in CHANNELS]
@@ -144,6 +160,8 @@ class ContactInput:
     values: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     consents: dict[str, bool] = field(default_factory=dict)
+    # purpose, legal_basis, text_version: only those given (see CONSENT_TERMS).
+    consent_terms: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     owner_email: str | None = None
     search_name: str | None = None
@@ -213,6 +231,24 @@ def _time_zone(value: Any) -> str:
 
 _ZONES = available_timezones()
 _clean_role = _choice(_ROLES, gettext_lazy("role"))
+_PURPOSES = {
+    **{purpose.value: purpose.value for purpose in ConsentPurpose},
+    "servico": ConsentPurpose.SERVICE,
+    "pesquisa": ConsentPurpose.SURVEY,
+}
+_LEGAL_BASES = {
+    **{basis.value: basis.value for basis in LegalBasis},
+    "consentimento": LegalBasis.CONSENT,
+    "contrato": LegalBasis.CONTRACT,
+    "obrigacao_legal": LegalBasis.LEGAL_OBLIGATION,
+    "interesse_legitimo": LegalBasis.LEGITIMATE_INTEREST,
+    "protecao_do_credito": LegalBasis.CREDIT_PROTECTION,
+}
+CONSENT_TERM_CLEANERS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "consent_purpose": ("purpose", _choice(_PURPOSES, gettext_lazy("consent purpose"))),
+    "consent_legal_basis": ("legal_basis", _choice(_LEGAL_BASES, gettext_lazy("legal basis"))),
+    "consent_text_version": ("text_version", _text(40)),
+}
 FIELD_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "external_id": _text(100),
     "email": normalize_email,
@@ -298,6 +334,12 @@ def _clean_relations(
             item.consents[channel] = parse_bool(value)
         except ValueError as exc:
             errors.append((f"{channel}_consent", str(exc)))
+    for column, (term, cleaner) in CONSENT_TERM_CLEANERS.items():
+        if column in raw:
+            try:
+                item.consent_terms[term] = cleaner(raw[column])
+            except ValueError as exc:
+                errors.append((column, str(exc)))
 
 
 def _clean_extras(raw: dict[str, Any], item: ContactInput, errors: list[tuple[str, str]]) -> None:

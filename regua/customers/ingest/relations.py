@@ -17,15 +17,24 @@ from ..models import (
     Company,
     Consent,
     ConsentChange,
+    ConsentPurpose,
     ConsentStatus,
     ContactRole,
     ContactTag,
+    LegalBasis,
     PowerRole,
     Tag,
 )
 from .clean import ContactInput
 
 Entry = tuple[int, list[ContactInput], bool]  # contact id, the inputs naming it, is it new
+TERMS = ("purpose", "legal_basis", "text_version")
+STAMPS = ("created_at", "updated_at")
+DEFAULT_TERMS = {
+    "purpose": ConsentPurpose.MARKETING.value,
+    "legal_basis": LegalBasis.CONSENT.value,
+    "text_version": "",
+}
 
 
 class RelationWriter:
@@ -66,57 +75,54 @@ class RelationWriter:
         return {cid for cid, _tid in new}
 
     def consents(self, entries: Sequence[Entry]) -> set[int]:
-        wanted: dict[tuple[int, str], str] = {}
+        """Consents given or withdrawn, with their terms (purpose, legal basis, text
+        version: those the item gave, else the current row's, else marketing on
+        consent); a row changes, and gets a history line, when any of them differs."""
+        wanted: dict[tuple[int, str], tuple[str, dict[str, str]]] = {}
         for contact_id, inputs, _new in entries:
             for item in inputs:
                 for channel, granted in item.consents.items():
-                    status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
-                    wanted[(contact_id, channel)] = status
+                    given = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
+                    wanted[(contact_id, channel)] = (given.value, item.consent_terms)
         if not wanted:
             return set()
         old = {cid for cid, _ch in wanted} & self.existing_ids
+        columns = ["id", "contact_id", "channel", "status", *TERMS]
         existing = {
-            (row["contact_id"], row["channel"]): (row["id"], row["status"])
-            for row in fetch_in(Consent, ["id", "contact_id", "channel", "status"], contact=old)
+            (row["contact_id"], row["channel"]): row
+            for row in fetch_in(Consent, columns, contact=old)
         }
-        changes = [
-            (key, status)
-            for key, status in wanted.items()
-            if existing.get(key, (None, None))[1] != status
-        ]
+        changes = []
+        for key, (status, stated) in wanted.items():
+            row = existing.get(key)
+            terms = tuple(stated.get(t, row[t] if row else DEFAULT_TERMS[t]) for t in TERMS)
+            if row is None or (row["status"], *(row[t] for t in TERMS)) != (status, *terms):
+                changes.append((key, status, terms))
         now, source = self.now, self.source
         insert_many(
             Consent,
-            [
-                "contact_id",
-                "channel",
-                "status",
-                "source",
-                "recorded_at",
-                "created_at",
-                "updated_at",
-            ],
+            ["contact_id", "channel", "status", "source", "recorded_at", *TERMS, *STAMPS],
             (
-                (cid, ch, status, source, now, now, now)
-                for (cid, ch), status in changes
+                (cid, ch, status, source, now, *terms, now, now)
+                for (cid, ch), status, terms in changes
                 if (cid, ch) not in existing
             ),
         )
         update_many(
             Consent,
-            ["status", "source", "recorded_at", "updated_at"],
+            ["status", "source", "recorded_at", *TERMS, "updated_at"],
             (
-                (status, source, now, now, existing[key][0])
-                for key, status in changes
+                (status, source, now, *terms, now, existing[key]["id"])
+                for key, status, terms in changes
                 if key in existing
             ),
         )
         insert_many(
             ConsentChange,
-            ["contact_id", "channel", "status", "source", "recorded_at", "created_at"],
-            ((cid, ch, status, source, now, now) for (cid, ch), status in changes),
+            ["contact_id", "channel", "status", "source", "recorded_at", *TERMS, "created_at"],
+            ((cid, ch, status, source, now, *terms, now) for (cid, ch), status, terms in changes),
         )
-        return {cid for (cid, _ch), _status in changes}
+        return {cid for (cid, _ch), _status, _terms in changes}
 
     def companies(self, entries: Sequence[Entry]) -> set[int]:
         wanted: dict[tuple[int, str], ContactInput] = {}

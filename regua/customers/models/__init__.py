@@ -1,5 +1,5 @@
 from .company import Company, ContactRole, Level, PowerRole
-from .consent import Channel, Consent, ConsentChange, ConsentStatus
+from .consent import Channel, Consent, ConsentChange, ConsentPurpose, ConsentStatus, LegalBasis
 from .contact import Contact, ContactTag, Gender, RelationshipType, Stage, StageChange, Tag
 from .interaction import Direction, Interaction, InteractionKind
 
@@ -8,6 +8,7 @@ __all__ = [
     "Company",
     "Consent",
     "ConsentChange",
+    "ConsentPurpose",
     "ConsentStatus",
     "Contact",
     "ContactRole",
@@ -16,6 +17,7 @@ __all__ = [
     "Gender",
     "Interaction",
     "InteractionKind",
+    "LegalBasis",
     "Level",
     "PowerRole",
     "RelationshipType",

@@ -22,6 +22,7 @@ from django.utils import timezone
 from regua.analytics import cohorts, crosssell, frames, kpis, rfm
 from regua.analytics.customer_value import DAYS_PER_UNIT, ClvSettings, customer_value
 from regua.analytics.services import rules_from_settings, scores_refresh
+from regua.lib.csv_safe import safe_cell, safe_frame
 
 REPORTS = ["rfm", "kpis", "cohorts", "clv", "crosssell", "refresh", "cdnow-orders"]
 
@@ -93,8 +94,8 @@ class Command(BaseCommand):
         return segment.as_q()
 
     def _write_csv(self, table: pl.DataFrame, path: str | None) -> None:
-        if path:
-            table.write_csv(path)
+        if path:  # opened in spreadsheets: contact names and the like may not run there
+            safe_frame(table).write_csv(path)
 
     def _rfm(self, as_of: date, contacts: Q | None, options: dict[str, Any]) -> dict[str, Any]:
         purchases = frames.purchases(until=as_of, contacts=contacts)
@@ -232,6 +233,7 @@ def cdnow_to_orders(source: Path, target: Path) -> int:
                 raise CommandError(f"{source}:{number}: expected 5 columns, got {len(parts)}")
             customer, _sample, day, _cds, dollars = parts
             when = f"{day[:4]}-{day[4:6]}-{day[6:]} 12:00"
-            out.writerow([f"cdnow-{customer}", f"cdnow-{number}", when, dollars, "USD"])
+            row = [f"cdnow-{customer}", f"cdnow-{number}", when, dollars, "USD"]
+            out.writerow([safe_cell(value) for value in row])
             written += 1
     return written

@@ -50,11 +50,16 @@ class Command(BaseCommand):
                 "faults",
                 "scale",
                 "load",
+                "erase",
+                "fuzz",
             ],
             action="append",
             help="Run only these parts (repeatable). Issue 7's parts run only when asked "
             "for: 'faults' (processes killed, SMTP and PostgreSQL down, disk full), 'scale' "
-            "(one sending worker against two), 'load' (locust against gunicorn and workers).",
+            "(one sending worker against two), 'load' (locust against gunicorn and workers). "
+            "Issue 8's 'erase' (a contact with 10,000 events and 1,000 deliveries erased) "
+            "runs only when asked for too, as does 'fuzz' (hypothesis against the importers "
+            "and the segment rules, schemathesis against the API).",
         )
         parser.add_argument("--desk-tickets", type=int, default=1_000_000)
         parser.add_argument(
@@ -75,6 +80,16 @@ class Command(BaseCommand):
         parser.add_argument("--load-workers", type=int, default=2)
         parser.add_argument("--load-web", type=int, default=4, help="gunicorn processes")
         parser.add_argument("--load-messages", type=int, default=300_000)
+        parser.add_argument("--erase-runs", type=int, default=5)
+        parser.add_argument(
+            "--fuzz-examples", type=int, default=10_000, help="fuzz: inputs per fuzzer"
+        )
+        parser.add_argument(
+            "--fuzz-api-examples",
+            type=int,
+            default=1_000,
+            help="fuzz: schemathesis requests per API operation",
+        )
         parser.add_argument("--json", help="Also write the figures to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -273,6 +288,35 @@ class Command(BaseCommand):
                 f"{clocks['due_times_per_ticket_us']:.1f} µs "
                 f"(minute walk {clocks['minute_walk_us']:.0f} µs for the first response)",
                 1000 / clocks["due_times_per_ticket_us"],
+            )
+        if "erase" in only:
+            from regua.benchmarks.erase import erase
+
+            report["erase"] = figures = erase(runs=options["erase_runs"])
+            self._line(
+                f"erase a contact ({figures['events']:,} events, "
+                f"{figures['deliveries']:,} deliveries; {figures['contacts_in_database']:,} "
+                f"contacts in the {figures['database']} database)",
+                f"median {figures['median_s']:.3f} s, max {figures['max_s']:.3f} s",
+                figures["target_s"] / figures["median_s"],
+            )
+        if "fuzz" in only:
+            from regua.benchmarks.fuzz import bench as fuzz_bench
+
+            report["fuzz"] = figures = fuzz_bench(
+                examples=options["fuzz_examples"], api_examples=options["fuzz_api_examples"]
+            )
+            for name, run in figures["fuzzers"].items():
+                self._line(
+                    f"fuzz {name} ({figures['database']})",
+                    f"{run['examples']:,} inputs, {run['crashes']} crashes",
+                    None,
+                )
+            api = figures["api"]
+            self._line(
+                f"schemathesis, {api['operations']} API operations",
+                f"{api['requests']:,} requests, {api['server_errors']} server errors",
+                None,
             )
         if "scale" in only:
             from regua.benchmarks.load import sending_scale

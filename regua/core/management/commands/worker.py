@@ -153,12 +153,14 @@ class Command(BaseCommand):
         from regua.events.retention import events_archive_due
         from regua.imports.services import import_jobs_resume_stalled
         from regua.loyalty.services import loyalty_refresh_due
+        from regua.privacy.retention import retention_due
 
         scores_refresh_daily(now=timezone.now())
         agenda_tick(now=timezone.now())
         loyalty_refresh_due(now=timezone.now())
         events_archive_due(now=timezone.now())
         import_jobs_resume_stalled(now=timezone.now())
+        retention_due(now=timezone.now())
         desk = desk_tick(now=timezone.now())
         if desk.warned or desk.breached or desk.sent or desk.failed:
             log.info("desk: %s", desk)
