@@ -44,6 +44,11 @@ def test_an_upload_runs_in_the_background_and_reports_each_bad_row(  # type: ign
     csv = client.get(f"/imports/{job.pk}/errors.csv").content.decode("utf-8-sig")
     assert csv.splitlines()[0] == "line;field;message"
     assert "4;email;'=1+1 " in csv  # in the uploader's language: pt-BR here
+    # and who downloaded them (they quote customers' data) is on the audit log
+    from regua.privacy.models import AuditAction, AuditEntry
+
+    entry = AuditEntry.objects.get(action=AuditAction.VIEWED_EXPORT)
+    assert (entry.actor, entry.object_type, entry.object_id) == (alice, "importjob", str(job.pk))
 
 
 @pytest.mark.django_db

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from regua.lib.csv_safe import csv_response
 from regua.lib.uploads import upload_limit
+from regua.privacy import audit
 from regua.users.models import Role
 
 from .forms import ImportForm
@@ -76,6 +77,8 @@ def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponseBase:
     uploader's text, so the cells go through csv_safe like every other CSV."""
     job = get_object_or_404(_jobs_for(request), pk=job_id)
     rows = ([error["line"], error["field"], error["message"]] for error in job.errors)
+    # The refused rows quote customers' data: who downloaded them goes on the audit log.
+    audit.record(request.user, audit.AuditAction.VIEWED_EXPORT, target=job, request=request)
     # ';' as a spreadsheet in Brazil expects; the uploaded files mostly use it too.
     return csv_response(
         f"import-{job.pk}-errors.csv",
