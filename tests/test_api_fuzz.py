@@ -113,3 +113,24 @@ def test_a_value_the_database_refuses_is_a_422(api: Any, db: None, monkeypatch: 
     response = api.get("/api/contacts")
     assert response.status_code == 422
     assert "cannot store" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/desk/tickets", {"contact": "ana@x.com", "subject": "a\x00", "body": "b"}, "subject"),
+        ("/api/desk/tickets", {"contact": "ana@x.com", "subject": "a", "body": "\x00"}, "body"),
+        ("/api/loyalty/referrals", {"referrer_code": "\x00", "contact": "ext-1"}, "referrer_code"),
+    ],
+)
+def test_a_nul_character_is_a_422_that_names_the_field(
+    api: Any, db: None, path: str, body: dict[str, str], field: str
+) -> None:
+    # PostgreSQL cannot store one: schemathesis found these as 500s there
+    response = api.post(path, body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_a_nul_in_a_loyalty_key_finds_no_one(api: Any, db: None) -> None:
+    assert api.get("/api/loyalty/contacts/a%00b").status_code == 404

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from regua.core.api import api_user, require_writer, validation_detail
+from regua.core.api import TextIn, api_user, require_writer, validation_detail
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
 
@@ -29,7 +29,7 @@ from .services import (
 router = Router(tags=["service desk"])
 
 
-class TicketIn(Schema):
+class TicketIn(TextIn):
     contact: str = Field(
         ..., description="The customer's external id or e-mail (a new e-mail creates them)"
     )
@@ -43,7 +43,7 @@ class TicketIn(Schema):
     order: str = Field("", description="The order number the ticket is about")
 
 
-class MessageIn(Schema):
+class MessageIn(TextIn):
     body: str
     kind: Literal["customer", "reply", "note"] = "customer"
     status: Literal["open", "waiting", "resolved"] = "open"

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from regua.core.api import api_user, require_writer, validation_detail
+from regua.core.api import TextIn, api_user, require_writer, validation_detail
 from regua.customers.models import Contact
 from regua.customers.selectors import contacts_visible_to
 
@@ -20,7 +20,7 @@ from .services import LoyaltyError, referral_record
 router = Router(tags=["loyalty"])
 
 
-class ReferralIn(Schema):
+class ReferralIn(TextIn):
     referrer_code: str = Field(..., description="The referral code the new customer used")
     contact: str = Field(..., description="The referred customer's external id or e-mail")
 
@@ -63,7 +63,7 @@ class BalanceOut(Schema):
 
 def _contact_by_key(contacts: Any, key: str) -> Contact | None:
     key = key.strip()
-    if not key:
+    if not key or "\x00" in key:  # no contact's key holds one (PostgreSQL refuses it)
         return None
     query = Q(external_id=key) | Q(email=key.lower()) if "@" in key else Q(external_id=key)
     return cast(Contact | None, contacts.filter(query).order_by("pk").first())
