@@ -495,13 +495,17 @@ def test_inactive_contacts_are_erased_only_when_configured(
     assert retention_apply().contacts_erased == 0  # erased once
 
 
-def test_the_worker_applies_retention_once_a_day_after_its_hour(settings: Any) -> None:
+def test_the_worker_applies_retention_once_a_day_after_its_hour(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     settings.REGUA_RETENTION_HOUR = 4
     settings.TIME_ZONE = "America/Sao_Paulo"
     day = timezone.localdate()
     early = datetime.combine(day, time(), timezone.get_current_timezone())
     assert not retention_due(now=early + timedelta(hours=3))
-    assert retention_due(now=early + timedelta(hours=5))
+    # the run is a background job, queued when the worker's transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_due(now=early + timedelta(hours=5))
     assert not retention_due(now=early + timedelta(hours=6))
     assert RetentionRun.objects.get().finished_at is not None
     settings.REGUA_AUDIT_RETENTION_MONTHS = 0

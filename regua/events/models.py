@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from regua.core.models import DailyRun
 from regua.customers.models import Contact
 
 
@@ -90,20 +91,9 @@ class EventSummary(models.Model):
         return f"{self.name} × {self.count} @ {self.month:%Y-%m}"
 
 
-class ArchiveRun(models.Model):
-    """The marker and record of a day's scheduled archive: one row per business day, so
-    however many workers call retention.events_archive_due, one archive is queued."""
+class ArchiveRun(DailyRun):
+    """The marker and record of a day's scheduled archive (retention.events_archive_due)."""
 
-    day = models.DateField(_("day"), unique=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-day"]
+    class Meta(DailyRun.Meta):
         verbose_name = _("event archive run")
         verbose_name_plural = _("event archive runs")
-
-    def __str__(self) -> str:
-        return f"{self.day:%Y-%m-%d}"

@@ -326,12 +326,9 @@ def events_archive_due(*, now: datetime) -> bool:
     """
     if not settings.REGUA_EVENT_RETENTION_MONTHS:
         return False
-    local = timezone.localtime(now, business_zone())
-    if local.hour < settings.REGUA_EVENT_ARCHIVE_HOUR:
+    if not ArchiveRun.claim(now, hour=settings.REGUA_EVENT_ARCHIVE_HOUR):
         return False
     from .tasks import events_archive_job
 
-    _run, created = ArchiveRun.objects.get_or_create(day=local.date())
-    if created:
-        transaction.on_commit(lambda: events_archive_job.enqueue(now.isoformat()))
-    return created
+    transaction.on_commit(lambda: events_archive_job.enqueue(now.isoformat()))
+    return True

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from regua.core.models import DailyRun
+
 
 class AuditAction(models.TextChoices):
     VIEWED_EXPORT = "viewed_export", _("Viewed an export")
@@ -102,20 +104,9 @@ class Erasure(models.Model):
         return f"#{self.contact_id} @ {self.erased_at:%Y-%m-%d}"
 
 
-class RetentionRun(models.Model):
-    """The marker and record of a day's retention run: one row per business day, so
-    however many workers call retention.retention_due, it runs once a day."""
+class RetentionRun(DailyRun):
+    """The marker and record of a day's retention run (retention.retention_due)."""
 
-    day = models.DateField(_("day"), unique=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-day"]
+    class Meta(DailyRun.Meta):
         verbose_name = _("retention run")
         verbose_name_plural = _("retention runs")
-
-    def __str__(self) -> str:
-        return f"{self.day:%Y-%m-%d}"

@@ -1,7 +1,8 @@
 """How long personal data is kept (docs/security.md §LGPD, Retention).
 
-Three rules, each off or on by a setting, applied once a day by the worker
-(`retention_due`) or on demand (`retention_apply`):
+Three rules, each off or on by a setting, applied once a day in a background job the
+worker queues (`retention_due`, privacy.tasks.retention_job) or on demand
+(`retention_apply`):
 
 1. REGUA_AUDIT_RETENTION_MONTHS (default 24): audit entries older than that are deleted.
    The log holds no customer's personal data, but it names staff and their addresses.
@@ -25,7 +26,6 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from regua.agenda.models import Task
-from regua.analytics.frames import business_zone
 from regua.cadences.models import Delivery
 from regua.commerce.models import Order
 from regua.customers.models import ConsentChange, Contact, Interaction
@@ -117,11 +117,11 @@ def retention_apply(*, now: datetime | None = None) -> RetentionSummary:
 
 
 def retention_due(*, now: datetime) -> bool:
-    """Apply the rules once per business day, after REGUA_RETENTION_HOUR local time.
+    """Queue the rules' run once per business day, after REGUA_RETENTION_HOUR local time.
 
     Called by every worker on each turn: a RetentionRun row per day is the marker, so
-    however many workers run, one applies the rules. Cheap when nothing is due (one
-    indexed read); returns whether this call ran them.
+    however many workers run, one queues the run (privacy.tasks.retention_job). Cheap
+    when nothing is due (one indexed read); returns whether this call queued it.
     """
     if not (
         settings.REGUA_AUDIT_RETENTION_MONTHS
@@ -129,15 +129,9 @@ def retention_due(*, now: datetime) -> bool:
         or settings.REGUA_ERASE_INACTIVE_MONTHS
     ):
         return False
-    local = timezone.localtime(now, business_zone())
-    if local.hour < settings.REGUA_RETENTION_HOUR:
+    if not RetentionRun.claim(now, hour=settings.REGUA_RETENTION_HOUR):
         return False
-    with transaction.atomic():
-        run, created = RetentionRun.objects.get_or_create(day=local.date())
-    if not created:
-        return False
-    summary = retention_apply(now=now)
-    RetentionRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(), summary=asdict(summary)
-    )
+    from .tasks import retention_job
+
+    transaction.on_commit(lambda: retention_job.enqueue(now.isoformat()))
     return True
