@@ -7,10 +7,13 @@ against one limit and checks that together they get exactly the limit, no more.
 
 import json
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.cache import caches
 from django.db import connection
@@ -23,6 +26,19 @@ from regua.core.cache import DatabaseCache
 from regua.users.models import ApiKey, User
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    # A limit counts in fixed windows (a minute, an hour) that start at a moment of
+    # django-ratelimit's choosing; a test whose requests straddled one would see its
+    # count start again. The clock stands still, except for the processes of the last
+    # test, which have their own.
+    if "two_processes" in request.node.name:
+        yield
+        return
+    with time_machine.travel(time.time(), tick=False):
+        yield
 
 
 @pytest.fixture(autouse=True)

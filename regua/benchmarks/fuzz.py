@@ -33,6 +33,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from regua.cadences.conditions import PLAIN_FIELDS
+
 # -- Examples ---------------------------------------------------------------------------
 
 
@@ -168,15 +170,9 @@ json_value = st.recursive(
     ),
     max_leaves=8,
 )
+# Every field the rules know (conditions.py), some near misses, and nonsense.
 RULE_FIELDS = [
-    "stage",
-    "gender",
-    "city",
-    "state",
-    "language",
-    "source",
-    "relationship_type",
-    "time_zone",
+    *sorted(PLAIN_FIELDS),
     "age",
     "owner",
     "tags",
