@@ -42,17 +42,25 @@ def reference_score(values: list[float], value: float, smaller_is_better: bool) 
     return min(5, 1 + worse * 5 // len(values))
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=60), st.booleans())
+@settings(max_examples=120, deadline=None)
+@given(
+    st.one_of(
+        # days and counts (counted), whole numbers far apart (sorted), amounts (sorted)
+        st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=60),
+        st.lists(st.integers(min_value=-(10**15), max_value=10**15), min_size=1, max_size=60),
+        st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60),
+    ),
+    st.booleans(),
+)
 def test_quintile_scores_match_the_reference_and_ties_share_a_score(
-    values: list[int], smaller: bool
+    values: list[float], smaller: bool
 ) -> None:
     import numpy as np
 
     scores = rfm.quintile_scores(np.array(values), smaller_is_better=smaller).tolist()
     expected = [reference_score(values, v, smaller) for v in values]
     assert scores == expected
-    by_value: dict[int, set[int]] = {}
+    by_value: dict[float, set[int]] = {}
     for value, score in zip(values, scores, strict=True):
         by_value.setdefault(value, set()).add(score)
     assert all(len(s) == 1 for s in by_value.values())
@@ -66,6 +74,30 @@ def test_the_best_fifth_scores_five_and_the_worst_fifth_one() -> None:
     assert table.filter(pl.col("contact_id").is_in([9, 10]))["m"].to_list() == [5, 5]
     # everyone bought once: all tie on F and score 1
     assert set(table["f"].to_list()) == {1}
+
+
+def test_equal_spend_ties_whatever_the_order_it_was_added_in() -> None:
+    # (0.1 + 0.2) + 0.3 and (0.3 + 0.2) + 0.1 differ in the last bit as floats; to the
+    # cent they are equal, and so are their M scores
+    amounts = [0.1, 0.2, 0.3]
+    rows = [(1, days_ago(3 - n), amount) for n, amount in enumerate(amounts)]
+    rows += [(2, days_ago(3 - n), amount) for n, amount in enumerate(reversed(amounts))]
+    rows += [(c, days_ago(2), 0.25) for c in range(3, 9)]
+    table = rfm_table(purchases(rows)).sort("contact_id")
+    assert table["monetary"].to_list()[:2] == [0.6, 0.6]
+    assert table["m"][0] == table["m"][1]
+
+
+def test_sparse_contact_ids_score_like_dense_ones() -> None:
+    rows = [(c, days_ago(c * 7 % 400), 10.0 + c) for c in range(1, 60)]
+    rows += [(c, days_ago(c % 30), 5.0) for c in range(1, 60, 3)]
+    dense = rfm.rfm_scores(purchases(rows), as_of=AS_OF).table
+    # ids a billion apart: the sums go by each customer's position, not a table of ids
+    sparse = rfm.rfm_scores(
+        purchases([(c * 10**9, day, total) for c, day, total in rows]), as_of=AS_OF
+    ).table
+    assert sparse["contact_id"].to_list() == [c * 10**9 for c in dense["contact_id"]]
+    assert sparse.drop("contact_id").equals(dense.drop("contact_id"))
 
 
 def test_fewer_than_five_customers_and_no_orders() -> None:

@@ -1,7 +1,8 @@
 """RFM scores, named RFM segments, the activity matrix and Piercy's relationship types.
 
-All of it is one sorted pass over the purchases frame (frames.purchases) with numpy, so a
-million customers cost one sort and a few vectorised reductions, never a loop.
+All of it is one pass over the purchases frame (frames.purchases) with numpy: a million
+customers cost one sort of one integer column, a few histograms and vectorised
+reductions, never a loop (see customer_history).
 
 1. Per customer, over the window (the `window_days` before and including the as-of
    date): recency = days since the last purchase, frequency = purchases, monetary = their
@@ -108,16 +109,31 @@ class RelationshipRules:
 
 
 def quintile_scores(values: np.ndarray, *, smaller_is_better: bool = False) -> np.ndarray:
-    """1 + ⌊5 × share of customers strictly worse⌋ (ties share the score): how many are
-    strictly worse is a binary search in the sorted values."""
+    """1 + ⌊5 × share of customers strictly worse⌋ (ties share the score).
+
+    Whole numbers over a modest range (days, purchase counts, cents) are counted: how
+    many are strictly worse is a running total of a histogram, no sort. Anything else is
+    a binary search in the sorted values.
+    """
+    count = len(values)
+    if count == 0:
+        return np.empty(0, dtype=np.int8)
     keys = -values if smaller_is_better else values
-    order = np.argsort(keys, kind="stable")
+    if np.issubdtype(keys.dtype, np.integer):
+        low = int(keys.min())
+        span = int(keys.max()) - low + 1
+        if span <= max(16 * count, 1 << 22):
+            shifted = (keys - low).astype(np.intp)
+            histogram = np.bincount(shifted, minlength=span)
+            worse = (np.cumsum(histogram) - histogram)[shifted]
+            return np.clip(1 + worse * 5 // count, 1, 5).astype(np.int8)
+    order = np.argsort(keys)
     ordered = keys[order]
-    worse = np.empty(len(keys), dtype=np.int64)
+    worse = np.empty(count, dtype=np.int64)
     # Searching the sorted values themselves reads memory in order: far faster than
     # searching them in the customers' order.
     worse[order] = np.searchsorted(ordered, ordered, side="left")
-    return np.clip(1 + worse * 5 // max(len(keys), 1), 1, 5).astype(np.int8)
+    return np.clip(1 + worse * 5 // count, 1, 5).astype(np.int8)
 
 
 @dataclass(frozen=True)
@@ -129,96 +145,126 @@ class History:
 
 
 def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) -> History:
-    """One sorted pass over the purchases (see the module docstring).
+    """One pass over the purchases (see the module docstring), with a single sort.
 
-    1. Sort by customer and day once (a single integer key).
-    2. Customer boundaries and day boundaries are where the key changes; sums are
-       np.add.reduceat over them, firsts and lasts are reads at them.
-    3. The gaps between a customer's consecutive purchase days give the median interval.
+    1. Each purchase becomes one integer key, customer then day, and only the keys are
+       sorted (one column, on every core). The distinct sorted keys are the purchase
+       days: each customer's first, second and last day, how many days, and the gaps
+       between consecutive days (for the median interval).
+    2. Counts and sums (purchases, spend, the window's frequency and monetary value,
+       discounted purchases) need no order: they are histograms of the contact ids,
+       weighted by the amounts where they are sums.
     RFM columns are null for customers with no purchase in the window.
     """
-    bought = purchases.filter(pl.col("day") <= as_of)
+    bought = purchases.select(
+        pl.col("contact_id").cast(pl.Int64),
+        pl.col("day").cast(pl.Int32).cast(pl.Int64),
+        pl.col("total").cast(pl.Float64),
+        pl.col("discount").cast(pl.Float64),
+    )
+    today = int(np.datetime64(as_of, "D").astype(np.int64))
+    if not bought.is_empty() and int(bought.get_column("day").to_numpy().max()) > today:
+        bought = bought.filter(pl.col("day") <= today)
     if bought.is_empty():
         return History(_empty_history(), None)
-    day_column = pl.col("day").cast(pl.Int32).cast(pl.Int64)
-    origin = bought.select(day_column.min()).item()
-    ordered = bought.select(
-        pl.col("contact_id"),
-        day_column.alias("day"),
-        pl.col("total"),
-        (pl.col("discount") > 0).cast(pl.Int64).alias("discounted"),
-        key=(pl.col("contact_id") * (1 << 20)) + (day_column - origin),
-    ).sort("key")  # polars sorts one integer column fast, on every core
-    contact = ordered.get_column("contact_id").to_numpy()
-    day = ordered.get_column("day").to_numpy()
-    total = ordered.get_column("total").to_numpy()
-    discounted = ordered.get_column("discounted").to_numpy()
-    n = len(contact)
-    new_customer = np.empty(n, dtype=bool)
+    contact_column, day_column = bought.get_column("contact_id"), bought.get_column("day")
+    bought_day = day_column.to_numpy()
+    first_contact, origin = int(contact_column.to_numpy().min()), int(bought_day.min())
+    # key = contact << (bits + 1) | day: with the spare bit, the difference between two
+    # customers' keys is always larger than any difference of days within one customer.
+    day_bits = max(int(bought_day.max()) - origin, 1).bit_length()
+    day_mask = (1 << day_bits) - 1
+    offsets = (contact_column - first_contact).to_numpy()
+    keys = np.left_shift(offsets, day_bits + 1)
+    keys += bought_day
+    keys -= origin
+    keys = pl.Series(keys).sort().to_numpy()  # polars sorts one integer column on every core
+    new_day = np.empty(len(keys), dtype=bool)
+    new_day[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new_day[1:])
+    days = keys[new_day]  # one key per customer and day bought, in order
+    steps = np.diff(days)
+    new_customer = np.empty(len(days), dtype=bool)
     new_customer[0] = True
-    np.not_equal(contact[1:], contact[:-1], out=new_customer[1:])
+    np.greater(steps, day_mask, out=new_customer[1:])
     starts = np.flatnonzero(new_customer)
-    ends = np.append(starts[1:], n)
-    new_day = new_customer.copy()
-    new_day[1:] |= day[1:] != day[:-1]
-    since = np.datetime64(as_of, "D").astype(np.int64) - (window_days - 1)
-    in_window = day >= since
-    last_day = day[ends - 1]
-    frequency = np.add.reduceat(in_window.astype(np.int64), starts)
-    monetary = np.add.reduceat(np.where(in_window, total, 0.0), starts)
-    recency = np.datetime64(as_of, "D").astype(np.int64) - last_day
+    ends = np.append(starts[1:], len(days))
+    customers = days[starts] >> (day_bits + 1)
+    purchase_day_count = ends - starts
+    came_back = purchase_day_count > 1
+    # The day after each customer's first (another customer's where there is none:
+    # blanked below).
+    second_day = (days[np.minimum(starts + 1, len(days) - 1)] & day_mask) + origin
+    # The steps within a customer are the gaps between consecutive purchase days (at
+    # least 1); the steps from one customer to the next become 0, left out of the median.
+    steps[starts[1:] - 1] = 0
+    # The counts and sums, by contact id (dense in practice; else by customer position).
+    span = int(customers[-1]) + 1
+    at: np.ndarray | slice = customers
+    if span > 4 * len(starts) + 1024:
+        offsets, span, at = np.searchsorted(customers, offsets), len(starts), slice(None)
+    total = bought.get_column("total").to_numpy()
+    in_window = bought_day >= today - (window_days - 1)
+    window_offsets = offsets[in_window]
+    frequency = np.bincount(window_offsets, minlength=span)[at]
+    # Money to the cent, so equal amounts tie whatever the order they were added in.
+    window_spend = np.bincount(window_offsets, weights=total[in_window], minlength=span)
+    monetary = np.round(window_spend[at].astype(np.float64), 2)
+    spend = np.round(np.bincount(offsets, weights=total, minlength=span)[at], 2)
+    purchase_count = np.bincount(offsets, minlength=span)[at]
+    discounted = bought.get_column("discount").to_numpy() > 0
+    discounted_count = np.bincount(offsets[discounted], minlength=span)[at]
+    last_day = (days[ends - 1] & day_mask) + origin
+    recency = today - last_day
     windowed = frequency > 0
     r = np.zeros(len(starts), dtype=np.int8)
     f = np.zeros(len(starts), dtype=np.int8)
     m = np.zeros(len(starts), dtype=np.int8)
     r[windowed] = quintile_scores(recency[windowed], smaller_is_better=True)
     f[windowed] = quintile_scores(frequency[windowed])
-    m[windowed] = quintile_scores(monetary[windowed])
-    day_starts = np.flatnonzero(new_day)
-    repeat_day = ~new_customer[day_starts][1:]
-    gaps = np.diff(day[day_starts])[repeat_day]
-    purchase_day_count = np.add.reduceat(new_day.astype(np.int64), starts)
-    # The second purchase day: the day start after the customer's first one.
-    first_in_days = np.searchsorted(day_starts, starts)
-    came_back = purchase_day_count > 1
-    second_day = np.full(len(starts), np.iinfo(np.int64).min)
-    second_day[came_back] = day[day_starts[first_in_days[came_back] + 1]]
+    m[windowed] = quintile_scores(np.rint(monetary[windowed] * 100).astype(np.int64))
+    blank = ~windowed
+    cell = np.where(windowed, (r.astype(np.int32) - 1) * 5 + f - 1, 0)
+    segment = _labels([SEGMENT_OF_CELL[cell] for cell in range(25)], cell)
     table = pl.DataFrame(
         {
-            "contact_id": contact[starts],
-            "first_day": day[starts].astype("datetime64[D]"),
+            "contact_id": customers + first_contact,
+            "first_day": ((days[starts] & day_mask) + origin).astype("datetime64[D]"),
             "last_day": last_day.astype("datetime64[D]"),
-            "purchases": (ends - starts).astype(np.int32),
+            "purchases": purchase_count.astype(np.int32),
             "purchase_days": purchase_day_count.astype(np.int32),
-            "second_day": second_day.astype("datetime64[D]"),
-            "spend": np.add.reduceat(total, starts),
-            "discounted": np.add.reduceat(discounted, starts).astype(np.int32),
-            "recency_days": recency.astype(np.int32),
-            "frequency": frequency.astype(np.int32),
-            "monetary": monetary,
-            "r": r,
-            "f": f,
-            "m": m,
+            "second_day": _blank(second_day.astype("datetime64[D]"), ~came_back),
+            "spend": spend,
+            "discounted": discounted_count.astype(np.int32),
+            "recency_days": _blank(recency.astype(np.int32), blank),
+            "frequency": _blank(frequency.astype(np.int32), blank),
+            "monetary": _blank(monetary, blank),
+            "r": _blank(r, blank),
+            "f": _blank(f, blank),
+            "m": _blank(m, blank),
+            "rfm_segment": _blank(segment, blank),
         }
     )
-    table = table.with_columns(
-        pl.when(pl.col("purchase_days") > 1).then(pl.col("second_day")).otherwise(None)
-    )
-    blank = ~pl.col("frequency").gt(0)
-    cell = (pl.col("r").cast(pl.Int32) - 1) * 5 + pl.col("f").cast(pl.Int32) - 1
-    table = table.with_columns(
-        pl.when(blank)
-        .then(None)
-        .otherwise(cell.replace_strict(SEGMENT_OF_CELL))
-        .alias("rfm_segment")
-    ).with_columns(
-        [
-            pl.when(blank).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("recency_days", "frequency", "monetary", "r", "f", "m")
-        ]
-    )
-    median = float(np.median(gaps)) if len(gaps) else None
-    return History(table, median)  # in contact order already: sorted by the key
+    histogram = np.bincount(steps)
+    histogram[:1] = 0
+    median = _median_from_histogram(histogram) if histogram.sum() else None
+    return History(table, median)  # in contact order: sorted by the key
+
+
+def _blank(values: np.ndarray | pl.Series, blank: np.ndarray) -> pl.Series:
+    """The values, null where `blank` is true."""
+    series = values if isinstance(values, pl.Series) else pl.Series(values)
+    return series.set(pl.Series(blank), None) if blank.any() else series
+
+
+def _median_from_histogram(histogram: np.ndarray) -> float:
+    """np.median of the whole numbers counted in `histogram` (histogram[v] = how many
+    equal v), without sorting them."""
+    running = np.cumsum(histogram)
+    count = int(running[-1])
+    lower = int(np.searchsorted(running, (count - 1) // 2, side="right"))
+    upper = int(np.searchsorted(running, count // 2, side="right"))
+    return (lower + upper) / 2
 
 
 def _empty_history() -> pl.DataFrame:
@@ -254,55 +300,75 @@ def activity_cells(
     history: pl.DataFrame, interval_days: float, *, as_of: date, rules: ActivityRules
 ) -> pl.Series:
     """The activity-matrix cell of each row of customer_history().table, in its order."""
-    since_last = (pl.lit(as_of) - pl.col("last_day")).dt.total_days()
-    repeat = pl.col("purchases") >= 2
-    vip_line = (
-        history.filter(pl.col("purchases") >= 2)
-        .get_column("spend")
-        .quantile(1 - rules.vip_share, interpolation="lower")
+    since_last = _days_before(as_of, history.get_column("last_day"))
+    purchases = history.get_column("purchases").to_numpy()
+    spend = history.get_column("spend").to_numpy()
+    repeat = purchases >= 2
+    vip_line = _lower_quantile(spend[repeat], 1 - rules.vip_share)
+    vip = repeat & (spend >= (vip_line if vip_line is not None else np.inf))
+    cell = _choose(
+        [
+            (since_last > rules.lost_after * interval_days, "lost"),
+            (~repeat & (since_last <= interval_days), "new"),
+            (~repeat, RelationshipType.ONE_TIME.value),
+            (vip, "vip"),
+        ],
+        "growing",
     )
-    vip = repeat & (pl.col("spend") >= (vip_line if vip_line is not None else float("inf")))
-    cell = (
-        pl.when(since_last > rules.lost_after * interval_days)
-        .then(pl.lit("lost"))
-        .when(~repeat & (since_last <= interval_days))
-        .then(pl.lit("new"))
-        .when(~repeat)
-        .then(pl.lit(RelationshipType.ONE_TIME.value))
-        .when(vip)
-        .then(pl.lit("vip"))
-        .otherwise(pl.lit("growing"))
-    )
-    return history.select(cell.alias("activity_cell")).get_column("activity_cell")
+    return cell.alias("activity_cell")
 
 
 def relationship_types(
     history: pl.DataFrame, surveyed: pl.Series, *, as_of: date, rules: RelationshipRules
 ) -> pl.Series:
     """Piercy's type for each row of customer_history().table, in its order."""
-    tenure = (pl.lit(as_of) - pl.col("first_day")).dt.total_days()
-    long_term = (tenure >= rules.long_term_days) & (
-        pl.col("purchases") >= rules.long_term_purchases
+    tenure = _days_before(as_of, history.get_column("first_day"))
+    purchases = history.get_column("purchases").to_numpy()
+    long_term = (tenure >= rules.long_term_days) & (purchases >= rules.long_term_purchases)
+    frequent_line = _lower_quantile(purchases[purchases >= 2], rules.close_frequency_share)
+    close = purchases >= (frequent_line or 2)
+    if len(surveyed):
+        close |= np.isin(history.get_column("contact_id").to_numpy(), surveyed.to_numpy())
+    hunter = history.get_column("discounted").to_numpy() >= rules.discount_share * purchases
+    kind = _choose(
+        [
+            (long_term & close, RelationshipType.SEEKER.value),
+            (long_term, RelationshipType.LOYAL.value),
+            (close | hunter, RelationshipType.EXPLOITER.value),
+        ],
+        RelationshipType.ONE_TIME.value,
     )
-    frequent_line = (
-        history.filter(pl.col("purchases") >= 2)
-        .get_column("purchases")
-        .quantile(rules.close_frequency_share, interpolation="lower")
-    )
-    close = pl.col("contact_id").is_in(surveyed.implode()) | (
-        pl.col("purchases") >= (frequent_line or 2)
-    )
-    hunter = pl.col("discounted") >= rules.discount_share * pl.col("purchases")
-    kind = (
-        pl.when(long_term & close)
-        .then(pl.lit(RelationshipType.SEEKER.value))
-        .when(long_term)
-        .then(pl.lit(RelationshipType.LOYAL.value))
-        .when(close | hunter)
-        .then(pl.lit(RelationshipType.EXPLOITER.value))
-        .otherwise(pl.lit(RelationshipType.ONE_TIME.value))
-    )
-    return history.select(kind.alias("relationship_type")).get_column("relationship_type")
+    return kind.alias("relationship_type")
+
+
+def _days_before(as_of: date, days: pl.Series) -> np.ndarray:
+    """Whole days from each date of `days` to as_of."""
+    return np.datetime64(as_of, "D").astype(np.int64) - days.to_numpy().astype(np.int64)
+
+
+def _lower_quantile(values: np.ndarray, share: float) -> float | None:
+    """The value at ⌊share × (n − 1)⌋ in sorted order (polars' "lower"); None if empty."""
+    if not len(values):
+        return None
+    at = int(share * (len(values) - 1))
+    if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 1 << 20:
+        # counts: the (at + 1)-th smallest from the histogram
+        return float(np.searchsorted(np.cumsum(np.bincount(values)), at, side="right"))
+    return float(np.partition(values, at)[at])
+
+
+def _choose(cases: list[tuple[np.ndarray, str]], otherwise: str) -> pl.Series:
+    """The label of the first case true in each row, else `otherwise` (a string column)."""
+    labels = [label for _case, label in cases] + [otherwise]
+    code: np.ndarray | np.uint32 = np.uint32(len(cases))
+    for position in reversed(range(len(cases))):  # the first case, applied last, wins
+        code = np.where(cases[position][0], np.uint32(position), code)
+    return _labels(labels, np.asarray(code))
+
+
+def _labels(labels: list[str], code: np.ndarray) -> pl.Series:
+    """labels[code] for each code, as a string column."""
+    return pl.Series(labels, dtype=pl.String).gather(code.astype(np.uint32, copy=False))
 
 
 @dataclass(frozen=True)
