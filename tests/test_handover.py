@@ -284,3 +284,31 @@ def test_changing_a_tasks_owner_on_its_page_is_a_recorded_move_and_agents_cannot
     assert task.owner == bob
     move = Move.objects.get(kind="task", object_id=task.pk)
     assert (move.from_user, move.to_user, move.moved_by) == (alice, bob, manager)
+
+
+def test_a_deleted_users_contacts_and_tasks_are_left_without_owner(
+    alice: User, make_contact: Callable[..., Contact], today: date
+) -> None:
+    # The owner columns have no foreign-key constraint in PostgreSQL (a hand-over would
+    # check every moved row at commit); Django keeps the rule instead.
+    contact = make_contact(owner=alice)
+    task = _task(alice, today, contact=contact)
+    alice.delete()
+    contact.refresh_from_db()
+    task.refresh_from_db()
+    assert contact.owner_id is None and task.owner_id is None
+
+
+def test_a_task_follows_at_most_one_and_a_delivery_makes_at_most_one_task(
+    alice: User, today: date
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    first = _task(alice, today)
+    _task(alice, today, follows=first)
+    # many tasks follow nothing and come from no delivery
+    _task(alice, today)
+    _task(alice, today)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _task(alice, today, follows=first)
+    assert Task.objects.filter(follows=first).count() == 1

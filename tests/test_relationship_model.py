@@ -168,6 +168,26 @@ def test_a_re_tick_creates_no_second_task(customer, alice: User) -> None:  # typ
     assert Delivery.objects.count() == 3
 
 
+def test_a_task_step_sent_again_makes_no_second_task(customer, alice: User) -> None:  # type: ignore[no-untyped-def]
+    # A worker killed after the task was written but before the delivery was recorded
+    # sends it again: the task is unique per delivery, so the second send finds it.
+    from regua.cadences.channels.base import Outgoing
+    from regua.cadences.channels.task import TaskBackend
+
+    key_accounts()
+    regua()
+    clara = customer(key=True, owner=alice)
+    signup(clara, T0 + timedelta(minutes=5))
+    tick(now=T0 + timedelta(minutes=6))
+    welcome = Delivery.objects.get(step__key="welcome")
+    payload = {"today": "2026-03-01", "contact_id": clara.pk, "owner_id": alice.pk}
+    result = TaskBackend().send(
+        Outgoing(delivery_id=welcome.pk, channel="task", to="", subject="Olá", payload=payload)
+    )
+    assert result.outcome == "sent"
+    assert Task.objects.filter(delivery=welcome).count() == 1
+
+
 def test_any_dedicated_segment_counts_not_only_the_audience(customer, alice: User) -> None:  # type: ignore[no-untyped-def]
     # given a régua for everyone, a key account and an ordinary customer, both owned
     key_accounts()

@@ -96,6 +96,10 @@ class Contact(TimeStamped):
         blank=True,
         related_name="contacts",
         db_index=False,
+        # No foreign-key constraint in PostgreSQL: it would check every contact a
+        # portfolio hand-over moves, one at a time at commit. Django sets the owner to
+        # NULL when a user is deleted; users are deactivated, not deleted.
+        db_constraint=False,
     )
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
     tags = models.ManyToManyField(Tag, through="ContactTag", related_name="contacts", blank=True)
