@@ -53,6 +53,7 @@ class Command(BaseCommand):
                 "load",
                 "erase",
                 "fuzz",
+                "history",
             ],
             action="append",
             help="Run only these parts (repeatable). Issue 7's parts run only when asked "
@@ -61,7 +62,10 @@ class Command(BaseCommand):
             "Issue 8's 'erase' (a contact with 10,000 events and 1,000 deliveries erased) "
             "runs only when asked for too, as does 'fuzz' (hypothesis against the importers "
             "and the segment rules, schemathesis against the API). 'analytics-memory' is "
-            "the in-memory half of 'analytics' (generated orders, no database needed).",
+            "the in-memory half of 'analytics' (generated orders, no database needed). "
+            "'history' (PostgreSQL, only when asked for) measures the tick, event segment "
+            "counts and the dossier, grows the events table to --history-events with "
+            "older history, and measures them again.",
         )
         parser.add_argument("--desk-tickets", type=int, default=1_000_000)
         parser.add_argument(
@@ -83,6 +87,13 @@ class Command(BaseCommand):
         parser.add_argument("--load-web", type=int, default=4, help="gunicorn processes")
         parser.add_argument("--load-messages", type=int, default=300_000)
         parser.add_argument("--erase-runs", type=int, default=5)
+        parser.add_argument("--history-events", type=int, default=50_000_000)
+        parser.add_argument(
+            "--handovers",
+            type=int,
+            default=5,
+            help="Portfolio hand-overs timed by 'agenda' (to a colleague and back).",
+        )
         parser.add_argument(
             "--analytics-runs",
             type=int,
@@ -258,10 +269,42 @@ class Command(BaseCommand):
                 f"p95 {db['dashboard_cached_p95_ms']:.0f} ms",
                 300 / db["dashboard_cached_p95_ms"],
             )
+        if "history" in only:
+            from regua.benchmarks import history
+
+            report["history_before"] = before = history.hot_paths()
+            report["history_grow"] = grown = history.grow_events(options["history_events"])
+            report["history_after"] = after = history.hot_paths()
+            for figures in (before, after):
+                events = f"{figures['events']:,} events"
+                self._line(
+                    f"tick over a day, {events}",
+                    f"{figures['tick']['tick_s']:.2f} s",
+                    5 / figures["tick"]["tick_s"],
+                )
+                for label, count in figures["segment_counts"].items():
+                    self._line(
+                        f"segment count: {label}, {events}",
+                        f"{count['median_s'] * 1000:.0f} ms ({count['members']:,})",
+                        1 / count["median_s"],
+                    )
+                dossier = figures["pages"]["dossier"]
+                self._line(
+                    f"dossier, {events}",
+                    f"{dossier['median_ms']:.1f} ms (p95 {dossier['p95_ms']:.1f})",
+                    100 / dossier["median_ms"],
+                )
+            self._line(
+                "events added",
+                f"{grown['events_added']:,} in {grown.get('total_s', 0):.0f} s",
+                None,
+            )
         if "agenda" in only:
             from regua.benchmarks.agenda import agenda
 
-            report["agenda"] = figures = agenda(runs=options["runs"])
+            report["agenda"] = figures = agenda(
+                runs=options["runs"], handovers=options["handovers"]
+            )
             for page, target in (("today", 100), ("week", 200), ("month", 200)):
                 self._line(
                     f"agenda {page}, {figures['open_tasks_of_user']:,} open tasks",
