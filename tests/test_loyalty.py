@@ -29,6 +29,7 @@ from regua.loyalty.models import (
     PointEntry,
     Redemption,
     Referral,
+    ReferralCode,
     ReferralStatus,
     RefreshRun,
     Reward,
@@ -453,6 +454,24 @@ def test_a_referred_first_purchase_credits_the_referrer_once(
     first.save()
     loyalty_refresh(now=T0 + timedelta(days=6))
     assert balance_of(referrer) == 0
+
+
+def test_referral_codes_for_many_contacts_are_looked_up_in_batches(
+    make_contact: Callable[..., Contact], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A million contacts in one IN (...) is more variables than SQLite takes: the
+    # lookups go in batches (three ids at a time here), and every contact gets one code.
+    from regua.loyalty import services
+
+    monkeypatch.setattr(services, "LOOKUP_BATCH", 3)
+    contacts = [make_contact() for _ in range(10)]
+    ids = [c.pk for c in contacts]
+    first = services.referral_codes_ensure(contact_ids=ids[:4])
+    codes = services.referral_codes_ensure(contact_ids=ids)
+    assert sorted(codes) == sorted(ids)
+    assert all(codes[pk] == first[pk] for pk in ids[:4])  # existing codes are kept
+    assert len(set(codes.values())) == 10
+    assert ReferralCode.objects.count() == 10
 
 
 def test_self_referral_is_refused(make_contact: Callable[..., Contact]) -> None:

@@ -262,9 +262,7 @@ def referral_codes_ensure(*, contact_ids: Iterable[int]) -> dict[int, str]:
     A random code that collides with another is dropped by the unique index; the loop
     draws again for those (rare: 31^8 codes)."""
     wanted = set(contact_ids)
-    found = dict(
-        ReferralCode.objects.filter(contact_id__in=wanted).values_list("contact_id", "code")
-    )
+    found = _referral_codes_of(wanted)
     for _attempt in range(5):
         missing = wanted - found.keys()
         if not missing:
@@ -276,8 +274,20 @@ def referral_codes_ensure(*, contact_ids: Iterable[int]) -> dict[int, str]:
             ((contact_id, new_code(), now) for contact_id in sorted(missing)),
             ignore_conflicts=True,
         )
+        found.update(_referral_codes_of(missing))
+    return found
+
+
+LOOKUP_BATCH = 10_000  # ids per query: SQLite refuses statements with too many variables
+
+
+def _referral_codes_of(contact_ids: set[int]) -> dict[int, str]:
+    ordered = sorted(contact_ids)
+    found: dict[int, str] = {}
+    for start in range(0, len(ordered), LOOKUP_BATCH):
+        batch = ordered[start : start + LOOKUP_BATCH]
         found.update(
-            ReferralCode.objects.filter(contact_id__in=missing).values_list("contact_id", "code")
+            ReferralCode.objects.filter(contact_id__in=batch).values_list("contact_id", "code")
         )
     return found
 
