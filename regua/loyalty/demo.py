@@ -16,8 +16,14 @@ from regua.analytics.frames import PURCHASED
 from regua.commerce.models import Order
 from regua.customers.models import Contact
 
-from .models import Referral, ReferralCode, Reward, Tier
-from .services import RefreshSummary, loyalty_refresh, referral_codes_ensure, reward_redeem
+from .models import Referral, Reward, Tier
+from .services import (
+    RefreshSummary,
+    loyalty_refresh,
+    referral_codes_ensure,
+    referral_codes_of,
+    reward_redeem,
+)
 
 TIERS = [
     (
@@ -89,17 +95,16 @@ def _referrals(now: datetime, rng: random.Random) -> None:
         return
     recent = sorted(c for c, first in firsts.items() if first > now - timedelta(days=180))
     older = sorted(c for c, first in firsts.items() if first <= now - timedelta(days=180))
+    bought = Order.objects.filter(status__in=PURCHASED, ordered_at__lte=now).values("contact_id")
     leads = list(
-        Contact.objects.exclude(pk__in=list(firsts))
+        Contact.objects.exclude(pk__in=bought)  # a subquery: no list of a million ids
         .order_by("pk")
         .values_list("pk", flat=True)[:200]
     )
     if not older:
         return
     taken = set(Referral.objects.values_list("referred_id", flat=True))
-    codes = dict(
-        ReferralCode.objects.filter(contact_id__in=older).values_list("contact_id", "code")
-    )
+    codes = referral_codes_of(set(older))
     rows: list[Referral] = []
     picks: list[tuple[int, Any]] = [
         (c, firsts[c] - timedelta(days=rng.randint(1, 10)))

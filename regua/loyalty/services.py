@@ -262,7 +262,7 @@ def referral_codes_ensure(*, contact_ids: Iterable[int]) -> dict[int, str]:
     A random code that collides with another is dropped by the unique index; the loop
     draws again for those (rare: 31^8 codes)."""
     wanted = set(contact_ids)
-    found = _referral_codes_of(wanted)
+    found = referral_codes_of(wanted)
     for _attempt in range(5):
         missing = wanted - found.keys()
         if not missing:
@@ -274,14 +274,14 @@ def referral_codes_ensure(*, contact_ids: Iterable[int]) -> dict[int, str]:
             ((contact_id, new_code(), now) for contact_id in sorted(missing)),
             ignore_conflicts=True,
         )
-        found.update(_referral_codes_of(missing))
+        found.update(referral_codes_of(missing))
     return found
 
 
 LOOKUP_BATCH = 10_000  # ids per query: SQLite refuses statements with too many variables
 
 
-def _referral_codes_of(contact_ids: set[int]) -> dict[int, str]:
+def referral_codes_of(contact_ids: set[int]) -> dict[int, str]:
     ordered = sorted(contact_ids)
     found: dict[int, str] = {}
     for start in range(0, len(ordered), LOOKUP_BATCH):
