@@ -262,9 +262,12 @@ def _median_from_histogram(histogram: np.ndarray) -> float:
     equal v), without sorting them."""
     running = np.cumsum(histogram)
     count = int(running[-1])
-    lower = int(np.searchsorted(running, (count - 1) // 2, side="right"))
-    upper = int(np.searchsorted(running, count // 2, side="right"))
-    return (lower + upper) / 2
+    return (_at_rank(running, (count - 1) // 2) + _at_rank(running, count // 2)) / 2
+
+
+def _at_rank(running: np.ndarray, rank: int) -> int:
+    """The value at `rank` (from 0) in sorted order, from a histogram's running totals."""
+    return int(np.searchsorted(running, rank, side="right"))
 
 
 def _empty_history() -> pl.DataFrame:
@@ -352,8 +355,7 @@ def _lower_quantile(values: np.ndarray, share: float) -> float | None:
         return None
     at = int(share * (len(values) - 1))
     if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 1 << 20:
-        # counts: the (at + 1)-th smallest from the histogram
-        return float(np.searchsorted(np.cumsum(np.bincount(values)), at, side="right"))
+        return float(_at_rank(np.cumsum(np.bincount(values)), at))  # counts: no sort
     return float(np.partition(values, at)[at])
 
 
