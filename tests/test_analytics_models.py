@@ -92,12 +92,14 @@ def test_sparse_contact_ids_score_like_dense_ones() -> None:
     rows = [(c, days_ago(c * 7 % 400), 10.0 + c) for c in range(1, 60)]
     rows += [(c, days_ago(c % 30), 5.0) for c in range(1, 60, 3)]
     dense = rfm.rfm_scores(purchases(rows), as_of=AS_OF).table
-    # ids a billion apart: the sums go by each customer's position, not a table of ids
-    sparse = rfm.rfm_scores(
-        purchases([(c * 10**9, day, total) for c, day, total in rows]), as_of=AS_OF
-    ).table
-    assert sparse["contact_id"].to_list() == [c * 10**9 for c in dense["contact_id"]]
-    assert sparse.drop("contact_id").equals(dense.drop("contact_id"))
+    # ids three apart: a table of ids with gaps, read at the customers' ids; a billion
+    # apart: the sums go by each customer's position instead
+    for step in (3, 10**9):
+        sparse = rfm.rfm_scores(
+            purchases([(c * step, day, total) for c, day, total in rows]), as_of=AS_OF
+        ).table
+        assert sparse["contact_id"].to_list() == [c * step for c in dense["contact_id"]]
+        assert sparse.drop("contact_id").equals(dense.drop("contact_id"))
 
 
 def test_fewer_than_five_customers_and_no_orders() -> None:

@@ -18,6 +18,7 @@ reductions, never a loop (see customer_history).
 5. The relationship type follows Piercy's 2×2 (see RelationshipRules).
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -153,7 +154,8 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
        between consecutive days (for the median interval).
     2. Counts and sums (purchases, spend, the window's frequency and monetary value,
        discounted purchases) need no order: they are histograms of the contact ids,
-       weighted by the amounts where they are sums.
+       weighted by the amounts where they are sums, counted on a second core while
+       this one sorts.
     RFM columns are null for customers with no purchase in the window.
     """
     bought = purchases.select(
@@ -170,50 +172,55 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
     contact_column, day_column = bought.get_column("contact_id"), bought.get_column("day")
     bought_day = day_column.to_numpy()
     first_contact, origin = int(contact_column.to_numpy().min()), int(bought_day.min())
-    # key = contact << (bits + 1) | day: with the spare bit, the difference between two
-    # customers' keys is always larger than any difference of days within one customer.
-    day_bits = max(int(bought_day.max()) - origin, 1).bit_length()
-    day_mask = (1 << day_bits) - 1
     offsets = (contact_column - first_contact).to_numpy()
-    keys = np.left_shift(offsets, day_bits + 1)
-    keys += bought_day
-    keys -= origin
-    keys = pl.Series(keys).sort().to_numpy()  # polars sorts one integer column on every core
-    new_day = np.empty(len(keys), dtype=bool)
-    new_day[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new_day[1:])
-    days = keys[new_day]  # one key per customer and day bought, in order
-    steps = np.diff(days)
-    new_customer = np.empty(len(days), dtype=bool)
-    new_customer[0] = True
-    np.greater(steps, day_mask, out=new_customer[1:])
-    starts = np.flatnonzero(new_customer)
-    ends = np.append(starts[1:], len(days))
-    customers = days[starts] >> (day_bits + 1)
-    purchase_day_count = ends - starts
-    came_back = purchase_day_count > 1
-    # The day after each customer's first (another customer's where there is none:
-    # blanked below).
-    second_day = (days[np.minimum(starts + 1, len(days) - 1)] & day_mask) + origin
-    # The steps within a customer are the gaps between consecutive purchase days (at
-    # least 1); the steps from one customer to the next become 0, left out of the median.
-    steps[starts[1:] - 1] = 0
-    # The counts and sums, by contact id (dense in practice; else by customer position).
-    span = int(customers[-1]) + 1
-    at: np.ndarray | slice = customers
-    if span > 4 * len(starts) + 1024:
-        offsets, span, at = np.searchsorted(customers, offsets), len(starts), slice(None)
-    total = bought.get_column("total").to_numpy()
-    in_window = bought_day >= today - (window_days - 1)
-    window_offsets = offsets[in_window]
-    frequency = np.bincount(window_offsets, minlength=span)[at]
-    # Money to the cent, so equal amounts tie whatever the order they were added in.
-    window_spend = np.bincount(window_offsets, weights=total[in_window], minlength=span)
-    monetary = np.round(window_spend[at].astype(np.float64), 2)
-    spend = np.round(np.bincount(offsets, weights=total, minlength=span)[at], 2)
-    purchase_count = np.bincount(offsets, minlength=span)[at]
-    discounted = bought.get_column("discount").to_numpy() > 0
-    discounted_count = np.bincount(offsets[discounted], minlength=span)[at]
+    columns = _Purchases(
+        offsets,
+        bought_day >= today - (window_days - 1),
+        bought.get_column("total").to_numpy(),
+        bought.get_column("discount").to_numpy() > 0,
+    )
+    # The histograms by contact id need no order: on a second core while the sort and
+    # the distinct days run on this one (bincount releases the GIL). Sparse ids go by
+    # each customer's position instead, known after the sort.
+    span = int(offsets.max()) + 1
+    dense = span <= 4 * len(offsets) + 1024
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_id = pool.submit(_sums_by_contact, columns, offsets, span) if dense else None
+        # key = contact << (bits + 1) | day: with the spare bit, the difference between two
+        # customers' keys is always larger than any difference of days within one customer.
+        day_bits = max(int(bought_day.max()) - origin, 1).bit_length()
+        day_mask = (1 << day_bits) - 1
+        keys = np.left_shift(offsets, day_bits + 1)
+        keys += bought_day
+        keys -= origin
+        keys = pl.Series(keys).sort().to_numpy()  # polars sorts one integer column on every core
+        new_day = np.empty(len(keys), dtype=bool)
+        new_day[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new_day[1:])
+        days = keys[new_day]  # one key per customer and day bought, in order
+        steps = np.diff(days)
+        new_customer = np.empty(len(days), dtype=bool)
+        new_customer[0] = True
+        np.greater(steps, day_mask, out=new_customer[1:])
+        starts = np.flatnonzero(new_customer)
+        ends = np.append(starts[1:], len(days))
+        customers = days[starts] >> (day_bits + 1)
+        purchase_day_count = ends - starts
+        came_back = purchase_day_count > 1
+        # The day after each customer's first (another customer's where there is none:
+        # blanked below).
+        second_day = (days[np.minimum(starts + 1, len(days) - 1)] & day_mask) + origin
+        # The steps within a customer are the gaps between consecutive purchase days (at
+        # least 1); the steps from one customer to the next become 0, left out of the
+        # median.
+        steps[starts[1:] - 1] = 0
+        if by_id is not None:
+            sums = by_id.result().of(customers)
+        else:
+            positions = np.searchsorted(customers, offsets)
+            sums = _sums_by_contact(columns, positions, len(starts))
+    frequency, monetary, spend = sums.frequency, sums.monetary, sums.spend
+    purchase_count, discounted_count = sums.purchases, sums.discounted
     last_day = (days[ends - 1] & day_mask) + origin
     recency = today - last_day
     windowed = frequency > 0
@@ -222,7 +229,7 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
     m = np.zeros(len(starts), dtype=np.int8)
     r[windowed] = quintile_scores(recency[windowed], smaller_is_better=True)
     f[windowed] = quintile_scores(frequency[windowed])
-    m[windowed] = quintile_scores(np.rint(monetary[windowed] * 100).astype(np.int64))
+    m[windowed] = quintile_scores(sums.window_cents[windowed])
     blank = ~windowed
     cell = np.where(windowed, (r.astype(np.int32) - 1) * 5 + f - 1, 0)
     segment = _labels([SEGMENT_OF_CELL[cell] for cell in range(25)], cell)
@@ -249,6 +256,50 @@ def customer_history(purchases: pl.DataFrame, *, as_of: date, window_days: int) 
     histogram[:1] = 0
     median = _median_from_histogram(histogram) if histogram.sum() else None
     return History(table, median)  # in contact order: sorted by the key
+
+
+@dataclass(frozen=True)
+class _Purchases:
+    """The columns the counts and sums read, one entry per purchase."""
+
+    offsets: np.ndarray  # contact id − the smallest
+    in_window: np.ndarray
+    total: np.ndarray
+    discounted: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """Per customer (or per contact id, until `of` picks the customers)."""
+
+    purchases: np.ndarray
+    spend: np.ndarray
+    discounted: np.ndarray
+    frequency: np.ndarray
+    window_cents: np.ndarray
+
+    @property
+    def monetary(self) -> np.ndarray:
+        return self.window_cents / 100
+
+    def of(self, at: np.ndarray) -> "_Sums":
+        return _Sums(*(getattr(self, name)[at] for name in self.__dataclass_fields__))
+
+
+def _sums_by_contact(columns: _Purchases, index: np.ndarray, span: int) -> _Sums:
+    """Counts and sums as histograms of `index` (the contact id offsets or each
+    purchase's customer position). Money to the cent, so equal amounts tie whatever the
+    order they were added in."""
+    in_window = columns.in_window
+    window_index = index[in_window]
+    window_spend = np.bincount(window_index, weights=columns.total[in_window], minlength=span)
+    return _Sums(
+        purchases=np.bincount(index, minlength=span),
+        spend=np.round(np.bincount(index, weights=columns.total, minlength=span), 2),
+        discounted=np.bincount(index[columns.discounted], minlength=span),
+        frequency=np.bincount(window_index, minlength=span),
+        window_cents=np.rint(window_spend * 100).astype(np.int64),
+    )
 
 
 def _blank(values: np.ndarray | pl.Series, blank: np.ndarray) -> pl.Series:
