@@ -209,6 +209,9 @@ REGUA_QUIET_HOURS = env_str("REGUA_QUIET_HOURS", "21:00-08:00")  # contact's loc
 REGUA_FREQUENCY_CAP = env_int("REGUA_FREQUENCY_CAP", 3)  # marketing messages per contact ...
 REGUA_FREQUENCY_DAYS = env_int("REGUA_FREQUENCY_DAYS", 7)  # ... per this many days
 REGUA_MAX_LATENESS_HOURS = env_int("REGUA_MAX_LATENESS_HOURS", 72)  # older due messages expire
+# A task (a call, a meeting, a message an account manager sends) may be later: the owner
+# picks the moment. Older than this it is stale, and expires too.
+REGUA_TASK_MAX_LATENESS_DAYS = env_int("REGUA_TASK_MAX_LATENESS_DAYS", 14)
 REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
 REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)

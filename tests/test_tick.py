@@ -254,7 +254,9 @@ def test_the_catch_up_tick_enrolls_the_backlog_that_can_still_be_sent(customer, 
     assert tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False).total.enrolled == 0
 
 
-def test_a_regua_with_a_task_step_enrolls_its_whole_backlog(customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_task_steps_backlog_enters_within_the_tasks_own_lateness_limit(
+    customer, settings
+) -> None:  # type: ignore[no-untyped-def]
     steps = """
   - key: ligacao
     offset: 0
@@ -266,8 +268,15 @@ def test_a_regua_with_a_task_step_enrolls_its_whole_backlog(customer) -> None:  
     at = datetime(2026, 1, 1, tzinfo=SP)
     regua("{kind: date, attribute: birth_date, hour: 9}", steps, at=at)
     people = [customer(birth_date=date(1980 + n, 1 + n % 12, 1 + n % 27)) for n in range(24)]
+    people += [customer(birth_date=date(1985, 12, day)) for day in (16, 17, 30)]
+    # A call is still worth making two weeks late (REGUA_TASK_MAX_LATENESS_DAYS), and a
+    # day of send window: the birthdays from 17 December enter; a year of calls does not.
+    assert settings.REGUA_TASK_MAX_LATENESS_DAYS == 14
     summary = tick(now=datetime(2026, 12, 31, 23, 0, tzinfo=SP), send=False)
-    assert summary.total.enrolled == summary.total.scheduled == len(people)
+    recent = {p.pk for p in people if (p.birth_date.month, p.birth_date.day) >= (12, 17)}
+    assert len(recent) == 3  # the 17th, the 24th and the 30th
+    assert set(Enrollment.objects.values_list("contact_id", flat=True)) == recent
+    assert summary.total.enrolled == summary.total.scheduled == 3
 
 
 def test_customer_anniversaries_follow_the_local_day_of_signup(customer) -> None:  # type: ignore[no-untyped-def]
@@ -582,10 +591,35 @@ def test_a_message_due_long_ago_expires_instead_of_arriving_late(customer) -> No
     clara = customer()
     event(clara, "signup", T0 + timedelta(minutes=1))
     tick(now=T0 + timedelta(minutes=2))
-    # the worker was down for a month: day 15 is two weeks overdue
+    # the worker was down for a month: day 15 is two weeks overdue, so the tick does
+    # not create it, and counts it
+    summary = tick(now=T0 + timedelta(days=30))
+    assert (summary.total.expired, summary.total.scheduled) == (1, 0)
+    assert not Delivery.objects.filter(step__key="experiencia").exists()
+    assert tick(now=T0 + timedelta(days=30, minutes=1)).total.expired == 0  # counted once
+
+
+def test_a_delivery_created_before_an_outage_expires_when_the_worker_returns(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}", STEPS_0_15_40)
+    clara = customer()
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    tick(now=T0 + timedelta(days=15, hours=1), send=False)  # created, then the worker died
     summary = tick(now=T0 + timedelta(days=30))
     assert summary.total.expired == 1
     assert Delivery.objects.get(step__key="experiencia").status == DeliveryStatus.EXPIRED
+
+
+@pytest.mark.parametrize(("late_days", "status"), [(10, "sent"), (20, "expired")])
+def test_a_task_goes_stale_after_its_own_lateness_limit(customer, alice, late_days, status) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}", STEPS_0_15_40)
+    clara = customer(owner=alice)
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(days=40, minutes=2), send=False)  # the call, created on time
+    tick(now=T0 + timedelta(days=40 + late_days))  # the worker comes back
+    call = Delivery.objects.get(step__key="ligacao")
+    assert call.status == status
+    assert Task.objects.filter(delivery=call).count() == (1 if status == "sent" else 0)
 
 
 # Editing an active régua -----------------------------------------------------------------
@@ -598,17 +632,19 @@ def test_moving_a_step_earlier_skips_nobody_and_resends_nothing(customer) -> Non
     event(late, "signup", T0 + timedelta(days=9))
     tick(now=T0 + timedelta(days=9, minutes=1))
     with time_machine.travel(T0 + timedelta(days=12), tick=False):
-        # early is on day 12, late on day 3: the day-15 step moves to day 10
-        document = cadence_export_text(cadence).replace("offset: 15d", "offset: 10d")
+        # early is on day 12, late on day 3: the day-15 step moves to day 5
+        document = cadence_export_text(cadence).replace("offset: 15d", "offset: 5d")
         cadence_import(document)
         now = T0 + timedelta(days=12, hours=1)
-    tick(now=now)
-    day10 = Delivery.objects.filter(step__key="experiencia")
-    # early's day 10 passed while the step said 15: it goes now, not never
-    assert list(day10.values_list("contact_id", flat=True)) == [early.pk]
-    tick(now=T0 + timedelta(days=19, hours=1))
-    assert day10.filter(contact=late).count() == 1
-    assert day10.count() == 2  # each once
+    summary = tick(now=now)
+    day5 = Delivery.objects.filter(step__key="experiencia")
+    # early's day 5 passed a week ago, while the step said 15: it goes now, not never
+    # (and not expired as a week late)
+    assert list(day5.values_list("contact_id", flat=True)) == [early.pk]
+    assert (summary.total.sent, summary.total.expired) == (1, 0)
+    tick(now=T0 + timedelta(days=14, hours=1))
+    assert day5.filter(contact=late).count() == 1
+    assert day5.count() == 2  # each once
 
 
 def cadence_export_text(cadence: Cadence) -> str:

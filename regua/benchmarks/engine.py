@@ -211,6 +211,8 @@ def ticks(runs: int = 5, days: int = 1) -> dict[str, Any]:
         "ratio_to_floor": statistics.median(times) / max(statistics.median(floor), 1e-9),
         "enrolled": summary.total.enrolled,
         "scheduled": summary.total.scheduled,
+        # past their lateness limit: counted, not written (docs/cadences.md)
+        "expired": summary.total.expired,
         "contacts": Contact.objects.count(),
         "events": Event.objects.count(),
     }

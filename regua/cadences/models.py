@@ -7,7 +7,7 @@ make a tick idempotent: (cadence, contact, occurrence) and (enrollment, step).
 """
 
 import hashlib
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -61,6 +61,15 @@ class Channel(models.TextChoices):
 
 # The channels that put a message in the customer's inbox (guards.py checks them).
 MESSAGE_CHANNELS = frozenset({"email", "sms", "whatsapp"})
+
+
+def max_lateness(channel: str) -> timedelta:
+    """How long after its due moment a delivery on `channel` may still go out; later it
+    expires: REGUA_MAX_LATENESS_HOURS for a message or a webhook,
+    REGUA_TASK_MAX_LATENESS_DAYS for a task (the owner picks the moment, within reason)."""
+    if channel == "task":
+        return timedelta(days=settings.REGUA_TASK_MAX_LATENESS_DAYS)
+    return timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS)
 
 
 class ForDedicated(models.TextChoices):
@@ -163,6 +172,12 @@ class Step(TimeStamped):
     def entered_by(self, moment: datetime) -> datetime:
         """The latest entry instant whose due moment for this step is at or before `moment`."""
         return self.parsed_offset.before(moment)
+
+    @property
+    def lateness(self) -> timedelta:
+        """How late its delivery may still go out (max_lateness); a message step that may
+        become a task gets a task's."""
+        return max_lateness("task" if self.may_become_task else self.channel)
 
     @property
     def may_become_task(self) -> bool:

@@ -37,6 +37,7 @@ from .models import (
     Delivery,
     DeliveryStatus,
     Step,
+    max_lateness,
 )
 
 if TYPE_CHECKING:
@@ -130,9 +131,8 @@ def deliveries_send(
     recorder = _Recorder(now, summary)
     guards = BatchGuards.load(deliveries, now)
     to_send: list[Delivery] = []
-    oldest = now - timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS)
     for delivery in sort_by_priority(deliveries):
-        if delivery.due_at < oldest and delivery.channel != "task":
+        if delivery.due_at < now - max_lateness(delivery.channel):
             recorder.finish(delivery, DeliveryStatus.EXPIRED, "too late to send")
             continue
         verdict = guards.check(delivery)

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
@@ -53,6 +52,7 @@ from .models import (
     EnrollmentStatus,
     Reentry,
     Step,
+    max_lateness,
 )
 from .partitions import (
     Partition,
@@ -70,6 +70,8 @@ INSERT_CHUNK = 10_000
 # Month offsets are calendar months: the scan for due enrollments reaches a few days
 # further and the exact due moment (computed in SQL) decides.
 MONTH_SLACK = timedelta(days=4)
+# A send window moves a due moment later by less than a day.
+WINDOW_SLACK = timedelta(days=1)
 
 
 @dataclass
@@ -281,24 +283,26 @@ def cadence_tick(
     )
     since = marks.enrolled_since
     only = _only(partition)
-    if since < now:
-        enrolled = _enroll(cadence, _horizon(cadence, steps, since, now), now, only)
-        _statistics_keep_up(Enrollment, enrolled, partition)
-        tally.enrolled += enrolled
-        tally.exited += _goals(cadence, since, now, only)
     # Read once per régua, and only when a step may hand its message to an owner.
     dedicated = (
         relationship.dedicated_q(today=timezone.localdate(now))
         if any(step.may_become_task for step in steps)
         else None
     )
+    if since < now:
+        horizon = _horizon(cadence, steps, since, now, dedicated=dedicated)
+        enrolled = _enroll(cadence, horizon, now, only)
+        _statistics_keep_up(Enrollment, enrolled, partition)
+        tally.enrolled += enrolled
+        tally.exited += _goals(cadence, since, now, only)
     for step in steps:
-        scheduled, skipped = _schedule(
+        scheduled, skipped, expired = _schedule(
             cadence, step, now, marks=marks, only=only, dedicated=dedicated
         )
         _statistics_keep_up(Delivery, scheduled + skipped, partition)
         tally.scheduled += scheduled
         tally.skipped += skipped
+        tally.expired += expired
     tally.completed += _complete(cadence, steps, now, only)
     if since < now:
         marks.enrolled(now)
@@ -330,16 +334,18 @@ def _statistics_keep_up(
 # 1. Enrollment ---------------------------------------------------------------------------
 
 
-def _horizon(cadence: Cadence, steps: list[Step], since: datetime, now: datetime) -> datetime:
+def _horizon(
+    cadence: Cadence, steps: list[Step], since: datetime, now: datetime, *, dedicated: Q | None
+) -> datetime:
     """Where enrollment starts: `since`, or later when every step of an earlier entry fell
-    due more than REGUA_MAX_LATENESS_HOURS (and a day of send window) ago, so each would
-    only expire. After a long outage the tick enrolls from there, and says so; a régua
-    with a task step (a task is never too late) enrolls the whole backlog."""
-    if not steps or any(step.channel == "task" for step in steps):
+    due longer ago than its lateness limit (_lateness), so each would only expire. After
+    a long outage the tick enrolls from there, and says so."""
+    if not steps:
         return since
-    last = max((step.parsed_offset for step in steps), key=lambda offset: offset.approx_minutes)
-    lateness = timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS, days=1)
-    horizon = last.before(now - lateness) - triggers.EVENT_LATENESS
+    limits = [_expired_through(step, now, _lateness(step, dedicated)) for step in steps]
+    if None in limits:
+        return since
+    horizon = min(limit for limit in limits if limit is not None) - triggers.EVENT_LATENESS
     if since >= horizon:
         return since
     log.warning(
@@ -350,6 +356,23 @@ def _horizon(cadence: Cadence, steps: list[Step], since: datetime, now: datetime
         horizon.isoformat(),
     )
     return horizon
+
+
+def _lateness(step: Step, dedicated: Q | None) -> timedelta:
+    """The step's lateness limit: a task's where its message may become a task."""
+    return step.lateness if dedicated is not None else max_lateness(step.channel)
+
+
+def _expired_through(step: Step, now: datetime, lateness: timedelta) -> datetime | None:
+    """The latest entry instant whose delivery of `step` fell due more than `lateness`
+    before `now` whatever its send window and however long its months: it would only
+    expire. None when the step was moved so recently that nobody's is that late (a moved
+    step is due at once for those already past its new moment)."""
+    oldest = now - lateness - WINDOW_SLACK
+    if step.rescheduled_at is not None and step.rescheduled_at > oldest:
+        return None
+    months = MONTH_SLACK if step.parsed_offset.unit == "mo" else timedelta(0)
+    return step.entered_by(oldest) - months
 
 
 ENROLLMENT_FIELDS = [
@@ -590,9 +613,12 @@ def _schedule(
     marks: Watermarks,
     only: Callable[[str], Q],
     dedicated: Q | None = None,
-) -> tuple[int, int]:
-    """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped).
+) -> tuple[int, int, int]:
+    """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped,
+    expired).
 
+    Deliveries that fell due longer ago than the step's lateness limit (a tick catching
+    up after an outage) are not created, only counted as expired: they could not go out.
     `dedicated` is the membership of the dedicated segments: a message step due for one
     of their contacts who has an owner is created as a task delivery (relationship.py).
     """
@@ -604,17 +630,18 @@ def _schedule(
         step.entered_by(now) + slack - triggers.EVENT_LATENESS,
     )
     if end <= start:
-        return 0, 0
+        return 0, 0, 0
+    passages = Enrollment.objects.filter(
+        only("contact_id"), cadence=cadence, status=EnrollmentStatus.ACTIVE, holdout=False
+    ).order_by()
+    expired_through = _expired_through(step, now, _lateness(step, dedicated))
+    if expired_through is not None:
+        expired, start = _past_lateness(cadence, step, passages, start, min(end, expired_through))
+    else:
+        expired = 0
     # Those who already have this step's delivery (the range overlaps the previous one
     # by the lateness slack) are turned away by its unique key: no anti-join to plan.
-    pending = Enrollment.objects.filter(
-        only("contact_id"),
-        cadence=cadence,
-        status=EnrollmentStatus.ACTIVE,
-        holdout=False,
-        entered_at__gt=start,
-        entered_at__lte=end,
-    ).order_by()
+    pending = passages.filter(entered_at__gt=start, entered_at__lte=end)
     condition = conditions.to_q(step.condition, today=now.date())
     ab = any(isinstance(m, dict) and m.get("subject_b") for m in (step.message or {}).values())
     # Rows entered after `start` fall due after offset.after(start): a reschedule moment
@@ -658,7 +685,33 @@ def _schedule(
         scheduled = insert(rows.filter(ok), DeliveryStatus.SCHEDULED, "")
         skipped = insert(rows.filter(~ok), DeliveryStatus.SKIPPED, "condition not met")
     marks.scheduled(step, now)
-    return scheduled, skipped
+    return scheduled, skipped, expired
+
+
+def _past_lateness(
+    cadence: Cadence, step: Step, passages: Any, start: datetime, cut: datetime
+) -> tuple[int, datetime]:
+    """How many of the passages that entered in (start, cut] have no delivery of `step`
+    yet, which could now only expire, and where scheduling starts: after them.
+
+    Only a tick catching up after an outage (or a paused régua resumed) meets them. They
+    are counted rather than written: a year's backlog would be millions of rows."""
+    if cut <= start:
+        return 0, start
+    had = Delivery.objects.filter(enrollment=OuterRef("pk"), step=step)
+    expired = (
+        passages.filter(entered_at__gt=start, entered_at__lte=cut).exclude(Exists(had)).count()
+    )
+    if expired:
+        log.warning(
+            "régua %s, step %s: %d deliveries due before %s are not created: past the "
+            "lateness limit",
+            cadence.key,
+            step.key,
+            expired,
+            step.parsed_offset.after(cut).isoformat(),
+        )
+    return expired, cut
 
 
 DELIVERY_FIELDS = [

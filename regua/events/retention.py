@@ -119,18 +119,20 @@ def regua_look_back(now: datetime) -> tuple[datetime | None, str | None]:
     tick catching up reads that far back too). Plus the lateness a due message is still
     sent after, and the trigger's allowance for late events.
     """
-    from regua.cadences.models import Cadence, CadenceStatus, Step
+    from regua.cadences.models import Cadence, CadenceStatus, Step, max_lateness
     from regua.cadences.triggers import EVENT_LATENESS
 
-    margin = timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS, days=1) + EVENT_LATENESS
     earliest: datetime | None = None
     key: str | None = None
     live_steps = Prefetch("steps", queryset=Step.objects.filter(archived_at__isnull=True))
     cadences = Cadence.objects.exclude(status=CadenceStatus.ARCHIVED).prefetch_related(live_steps)
     for cadence in cadences:
         reach = []
+        steps = list(cadence.steps.all())
+        late = max([step.lateness for step in steps], default=max_lateness("email"))
+        margin = late + timedelta(days=1) + EVENT_LATENESS
         if cadence.trigger_kind == "event":
-            reach = [step.parsed_offset.before(now) for step in cadence.steps.all()]
+            reach = [step.parsed_offset.before(now) for step in steps]
         elif cadence.trigger_kind == "inactivity":
             reach = [now - timedelta(days=int(cadence.trigger.get("days") or 0))]
         if reach and (earliest is None or min(reach) - margin < earliest):

@@ -199,7 +199,7 @@ class Command(BaseCommand):
                     f"tick over {days} day(s) of due work (default réguas)",
                     f"{figures['tick_s']:.2f} s, floor {figures['floor_s']:.3f} s "
                     f"(×{figures['ratio_to_floor']:.1f}; {figures['enrolled']:,} enrolled, "
-                    f"{figures['scheduled']:,} scheduled)",
+                    f"{figures['scheduled']:,} scheduled, {figures['expired']:,} too late)",
                     target / figures["tick_s"],
                 )
             if options["tick_partitions"] > 1:
