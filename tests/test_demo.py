@@ -107,3 +107,44 @@ def test_the_demo_has_seasonal_peaks(capsys) -> None:  # type: ignore[no-untyped
     bf = black_friday(2025)
     before = per_day(bf - timedelta(days=24), bf - timedelta(days=10))
     assert per_day(bf - timedelta(days=3), bf + timedelta(days=3)) > 1.8 * before
+
+
+def _indexes(table: str) -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, table))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_killed_after_dropping_the_indexes_is_mended_by_the_next_one() -> None:
+    from django.db import connection
+
+    from regua.customers import fts
+    from regua.customers.search import contact_search
+
+    with time_machine.travel(NOW, tick=False):
+        call_command("demo", contacts=60, months=3, seed=7)
+        # a load killed between dropping and rebuilding left the base like this
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX event_name_time_idx")
+            cursor.execute("DROP INDEX contact_birth_idx")
+            if connection.vendor == "sqlite":
+                for trigger in ("customers_contact_fts_ai", "customers_contact_fts_au"):
+                    cursor.execute(f"DROP TRIGGER {trigger}")
+        assert "event_name_time_idx" not in _indexes("events_event")
+        call_command("demo", contacts=60, months=3, seed=7, reset=True)
+    assert "event_name_time_idx" in _indexes("events_event")
+    assert "contact_birth_idx" in _indexes("customers_contact")
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            triggers = {name for (name,) in cursor.fetchall()}
+        assert {sql.split()[5] for sql in fts.TRIGGERS} <= triggers
+        # the name search follows a renamed contact again
+        contact = Contact.objects.order_by("id").first()
+        assert contact is not None
+        contact.first_name = "Zuleica"
+        contact.save()
+        found = contact_search(Contact.objects.all(), "Zuleica")
+        assert contact.pk in set(found.values_list("pk", flat=True))

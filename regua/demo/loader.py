@@ -4,12 +4,19 @@ Big tables are written without their secondary indexes, which are rebuilt at the
 (a sort is much cheaper than millions of random index inserts); events are written in
 the order of their unique index, so that index only ever appends. SQLite gets
 executemany in large transactions, PostgreSQL COPY.
+
+What is rebuilt is what the models declare, not only what was there: a load that was
+killed after dropping the indexes leaves a base without them, and the next load (with
+--reset) puts them back.
 """
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.apps import apps
 from django.db import connection, transaction
+
+from regua.customers import fts
 
 BIG_TABLES = [
     "customers_contact",
@@ -122,7 +129,9 @@ class Loader:
                 indexes = cursor.fetchall()
             for name, _sql in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
-            self.saved_indexes = [sql for _name, sql in indexes]
+            present = {name for name, _sql in indexes}
+            missing = [sql for name, sql in declared_indexes() if name not in present]
+            self.saved_indexes = [sql for _name, sql in indexes] + missing
 
     def write(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
@@ -147,7 +156,7 @@ class Loader:
                     progress(sql.split(" ON ")[0].replace("CREATE INDEX ", ""))
                 cursor.execute(sql)
             if self.vendor == "sqlite":
-                for sql in self.saved_triggers:
+                for sql in self.saved_triggers or fts.TRIGGERS:
                     cursor.execute(sql)
                 cursor.execute(
                     "INSERT INTO customers_contact_fts(customers_contact_fts) VALUES ('rebuild')"
@@ -166,3 +175,15 @@ class Loader:
                 cursor.execute("VACUUM ANALYZE")
                 cursor.execute("RESET synchronous_commit")
                 cursor.execute("RESET maintenance_work_mem")
+
+
+def declared_indexes() -> list[tuple[str, str]]:
+    """(name, CREATE INDEX) of every secondary index the models declare on the big
+    tables, as the migrations create them."""
+    editor = connection.schema_editor(collect_sql=True)  # only writes SQL, runs nothing
+    declared = []
+    for model in apps.get_models():
+        if model._meta.db_table in BIG_TABLES:
+            for statement in editor._model_indexes_sql(model):
+                declared.append((str(statement.parts["name"]).strip('"'), str(statement)))
+    return declared

@@ -97,29 +97,31 @@ class Command(BaseCommand):
                 size = min(BLOCK, contacts + 1 - first)
                 yield size, simulate_block(shop, index, first, size, ids)
 
-        # The next block is simulated in a child process while this one is written.
-        produced = in_child(blocks, ahead=2) if contacts > BLOCK and can_fork() else blocks()
-        for size, block in produced:
-            tags = [(cid, tag_ids[key], now_text) for cid, key in block.tags]
-            with transaction.atomic():
-                for table, rows in (
-                    ("customers_contact", block.contacts),
-                    ("customers_stagechange", block.stage_changes),
-                    ("customers_consent", block.consents),
-                    ("customers_consentchange", block.consent_log),
-                    ("customers_contacttag", tags),
-                    ("customers_contactrole", block.roles),
-                    ("commerce_order", block.orders),
-                    ("commerce_orderitem", block.items),
-                    ("events_event", block.events),
-                    ("customers_interaction", block.interactions),
-                ):
-                    loader.write(table, COLUMNS[table], rows)
-                    totals[table] += len(rows)
-            bar.update(size)
-        bar.close()
-        self.stdout.write("Building indexes…")
-        loader.end_bulk()
+        try:
+            # The next block is simulated in a child process while this one is written.
+            produced = in_child(blocks, ahead=2) if contacts > BLOCK and can_fork() else blocks()
+            for size, block in produced:
+                tags = [(cid, tag_ids[key], now_text) for cid, key in block.tags]
+                with transaction.atomic():
+                    for table, rows in (
+                        ("customers_contact", block.contacts),
+                        ("customers_stagechange", block.stage_changes),
+                        ("customers_consent", block.consents),
+                        ("customers_consentchange", block.consent_log),
+                        ("customers_contacttag", tags),
+                        ("customers_contactrole", block.roles),
+                        ("commerce_order", block.orders),
+                        ("commerce_orderitem", block.items),
+                        ("events_event", block.events),
+                        ("customers_interaction", block.interactions),
+                    ):
+                        loader.write(table, COLUMNS[table], rows)
+                        totals[table] += len(rows)
+                bar.update(size)
+            bar.close()
+        finally:  # a failed load still leaves the indexes and the search triggers in place
+            self.stdout.write("Building indexes…")
+            loader.end_bulk()
         self.stdout.write("Scoring the customers (RFM, activity, CLV)…")
         scores_refresh(as_of=timezone.localdate(now))
         self.stdout.write("Installing the default réguas…")
