@@ -184,6 +184,6 @@ def declared_indexes() -> list[tuple[str, str]]:
     declared = []
     for model in apps.get_models():
         if model._meta.db_table in BIG_TABLES:
-            for statement in editor._model_indexes_sql(model):
+            for statement in editor._model_indexes_sql(model):  # type: ignore[attr-defined]
                 declared.append((str(statement.parts["name"]).strip('"'), str(statement)))
     return declared
