@@ -72,6 +72,10 @@ def max_lateness(channel: str) -> timedelta:
     return timedelta(hours=settings.REGUA_MAX_LATENESS_HOURS)
 
 
+# A send window moves a due moment later by less than a day.
+WINDOW_SLACK = timedelta(days=1)
+
+
 class ForDedicated(models.TextChoices):
     """What a message step does for a contact in a segment whose relationship model is
     dedicated (docs/cadences.md §Relationship model per segment)."""
@@ -173,11 +177,10 @@ class Step(TimeStamped):
         """The latest entry instant whose due moment for this step is at or before `moment`."""
         return self.parsed_offset.before(moment)
 
-    @property
-    def lateness(self) -> timedelta:
-        """How late its delivery may still go out (max_lateness); a message step that may
-        become a task gets a task's."""
-        return max_lateness("task" if self.may_become_task else self.channel)
+    def lateness(self, *, dedicated: bool = True) -> timedelta:
+        """How late its delivery may still go out (max_lateness). A message step that may
+        become a task gets a task's while a dedicated segment exists (`dedicated`)."""
+        return max_lateness("task" if dedicated and self.may_become_task else self.channel)
 
     @property
     def may_become_task(self) -> bool:

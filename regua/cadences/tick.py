@@ -43,6 +43,7 @@ from regua.privacy.models import Erasure
 from . import conditions, draws, relationship, triggers
 from .due import due_sql
 from .models import (
+    WINDOW_SLACK,
     Cadence,
     CadencePartition,
     CadenceStatus,
@@ -52,7 +53,6 @@ from .models import (
     EnrollmentStatus,
     Reentry,
     Step,
-    max_lateness,
 )
 from .partitions import (
     Partition,
@@ -70,8 +70,6 @@ INSERT_CHUNK = 10_000
 # Month offsets are calendar months: the scan for due enrollments reaches a few days
 # further and the exact due moment (computed in SQL) decides.
 MONTH_SLACK = timedelta(days=4)
-# A send window moves a due moment later by less than a day.
-WINDOW_SLACK = timedelta(days=1)
 
 
 @dataclass
@@ -338,11 +336,11 @@ def _horizon(
     cadence: Cadence, steps: list[Step], since: datetime, now: datetime, *, dedicated: Q | None
 ) -> datetime:
     """Where enrollment starts: `since`, or later when every step of an earlier entry fell
-    due longer ago than its lateness limit (_lateness), so each would only expire. After
+    due longer ago than its lateness limit (Step.lateness), so each would only expire. After
     a long outage the tick enrolls from there, and says so."""
     if not steps:
         return since
-    limits = [_expired_through(step, now, _lateness(step, dedicated)) for step in steps]
+    limits = [_expired_through(step, now, dedicated=dedicated is not None) for step in steps]
     if None in limits:
         return since
     horizon = min(limit for limit in limits if limit is not None) - triggers.EVENT_LATENESS
@@ -358,17 +356,12 @@ def _horizon(
     return horizon
 
 
-def _lateness(step: Step, dedicated: Q | None) -> timedelta:
-    """The step's lateness limit: a task's where its message may become a task."""
-    return step.lateness if dedicated is not None else max_lateness(step.channel)
-
-
-def _expired_through(step: Step, now: datetime, lateness: timedelta) -> datetime | None:
-    """The latest entry instant whose delivery of `step` fell due more than `lateness`
-    before `now` whatever its send window and however long its months: it would only
-    expire. None when the step was moved so recently that nobody's is that late (a moved
-    step is due at once for those already past its new moment)."""
-    oldest = now - lateness - WINDOW_SLACK
+def _expired_through(step: Step, now: datetime, *, dedicated: bool) -> datetime | None:
+    """The latest entry instant whose delivery of `step` fell due longer before `now` than
+    its lateness limit (Step.lateness), whatever its send window and however long its
+    months: it would only expire. None when the step was moved so recently that nobody's
+    is that late (a moved step is due at once for those already past its new moment)."""
+    oldest = now - step.lateness(dedicated=dedicated) - WINDOW_SLACK
     if step.rescheduled_at is not None and step.rescheduled_at > oldest:
         return None
     months = MONTH_SLACK if step.parsed_offset.unit == "mo" else timedelta(0)
@@ -634,11 +627,14 @@ def _schedule(
     passages = Enrollment.objects.filter(
         only("contact_id"), cadence=cadence, status=EnrollmentStatus.ACTIVE, holdout=False
     ).order_by()
-    expired_through = _expired_through(step, now, _lateness(step, dedicated))
-    if expired_through is not None:
-        expired, start = _past_lateness(cadence, step, passages, start, min(end, expired_through))
-    else:
-        expired = 0
+    expired = 0
+    expired_through = _expired_through(step, now, dedicated=dedicated is not None)
+    if expired_through is not None and min(end, expired_through) > start:
+        cut = min(end, expired_through)
+        expired = _past_lateness(
+            cadence, step, passages.filter(entered_at__gt=start, entered_at__lte=cut), cut
+        )
+        start = cut
     # Those who already have this step's delivery (the range overlaps the previous one
     # by the lateness slack) are turned away by its unique key: no anti-join to plan.
     pending = passages.filter(entered_at__gt=start, entered_at__lte=end)
@@ -688,20 +684,14 @@ def _schedule(
     return scheduled, skipped, expired
 
 
-def _past_lateness(
-    cadence: Cadence, step: Step, passages: Any, start: datetime, cut: datetime
-) -> tuple[int, datetime]:
-    """How many of the passages that entered in (start, cut] have no delivery of `step`
-    yet, which could now only expire, and where scheduling starts: after them.
+def _past_lateness(cadence: Cadence, step: Step, passages: Any, cut: datetime) -> int:
+    """How many of `passages` (those who entered up to `cut`) have no delivery of `step`
+    yet, which could now only expire; scheduling starts after them.
 
     Only a tick catching up after an outage (or a paused régua resumed) meets them. They
     are counted rather than written: a year's backlog would be millions of rows."""
-    if cut <= start:
-        return 0, start
     had = Delivery.objects.filter(enrollment=OuterRef("pk"), step=step)
-    expired = (
-        passages.filter(entered_at__gt=start, entered_at__lte=cut).exclude(Exists(had)).count()
-    )
+    expired = passages.exclude(Exists(had)).count()
     if expired:
         log.warning(
             "régua %s, step %s: %d deliveries due before %s are not created: past the "
@@ -711,7 +701,7 @@ def _past_lateness(
             expired,
             step.parsed_offset.after(cut).isoformat(),
         )
-    return expired, cut
+    return expired
 
 
 DELIVERY_FIELDS = [

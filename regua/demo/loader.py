@@ -156,7 +156,8 @@ class Loader:
                     progress(sql.split(" ON ")[0].replace("CREATE INDEX ", ""))
                 cursor.execute(sql)
             if self.vendor == "sqlite":
-                for sql in self.saved_triggers or fts.TRIGGERS:
+                # What was there, then the search triggers if one was already missing.
+                for sql in [*self.saved_triggers, *fts.TRIGGERS]:
                     cursor.execute(sql)
                 cursor.execute(
                     "INSERT INTO customers_contact_fts(customers_contact_fts) VALUES ('rebuild')"

@@ -119,7 +119,7 @@ def regua_look_back(now: datetime) -> tuple[datetime | None, str | None]:
     tick catching up reads that far back too). Plus the lateness a due message is still
     sent after, and the trigger's allowance for late events.
     """
-    from regua.cadences.models import Cadence, CadenceStatus, Step, max_lateness
+    from regua.cadences.models import WINDOW_SLACK, Cadence, CadenceStatus, Step, max_lateness
     from regua.cadences.triggers import EVENT_LATENESS
 
     earliest: datetime | None = None
@@ -129,8 +129,8 @@ def regua_look_back(now: datetime) -> tuple[datetime | None, str | None]:
     for cadence in cadences:
         reach = []
         steps = list(cadence.steps.all())
-        late = max([step.lateness for step in steps], default=max_lateness("email"))
-        margin = late + timedelta(days=1) + EVENT_LATENESS
+        late = max([step.lateness() for step in steps], default=max_lateness("email"))
+        margin = late + WINDOW_SLACK + EVENT_LATENESS
         if cadence.trigger_kind == "event":
             reach = [step.parsed_offset.before(now) for step in steps]
         elif cadence.trigger_kind == "inactivity":
