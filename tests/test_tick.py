@@ -8,6 +8,7 @@ SMTP conversation is in test_sending_smtp.py.
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from regua.cadences.models import (
 )
 from regua.cadences.tick import tick
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
+from regua.commerce.models import Order
 from regua.customers.models import Consent, Contact
 from regua.events.ingest import fingerprint
 from regua.events.models import Event
@@ -151,6 +153,61 @@ def test_a_signup_event_enrolls_and_sends_the_day_0_message_once(customer) -> No
     assert (second.total.enrolled, second.total.scheduled, second.total.sent) == (0, 0, 0)
     assert sent_to(clara) == ["Olá, Clara"]
     assert Enrollment.objects.get().occurrence.startswith("e")
+
+
+def test_a_batch_fetches_only_what_its_messages_read_in_any_language(customer) -> None:  # type: ignore[no-untyped-def]
+    # given a welcome that reads the first name and a thank-you whose English text alone
+    # reads the last order
+    regua("{kind: event, event: signup}")
+    regua(
+        "{kind: event, event: purchase}",
+        """
+  - key: obrigado
+    offset: 0
+    channel: email
+    message:
+      pt-br:
+        subject: "Obrigado, {{ contact.first_name }}"
+        body: "Obrigado!"
+      en:
+        subject: "Thanks{% if last_order %} for order {{ last_order.number }}{% endif %}"
+        body: "Thank you!"
+""",
+        key="obrigado",
+    )
+    clara = customer(first_name="Clara")
+    john = customer(first_name="John", language="en")
+    Order.objects.create(external_id="P-1001", contact=john, ordered_at=T0, total=Decimal("120.00"))
+    event(clara, "signup", T0 + timedelta(minutes=5))
+    event(john, "purchase", T0 + timedelta(minutes=10))
+    orders = Order._meta.db_table
+    # when the welcome goes out alone, and then the thank-you
+    with CaptureQueriesContext(connection) as welcome:
+        tick(now=T0 + timedelta(minutes=6))
+    with CaptureQueriesContext(connection) as thanks:
+        tick(now=T0 + timedelta(minutes=11))
+    # then the welcome read no order, and John's English subject has his
+    assert sent_to(clara) == ["Olá, Clara"]
+    assert sent_to(john) == ["Thanks for order P-1001"]
+    assert not [q for q in welcome.captured_queries if orders in q["sql"]]
+    assert [q for q in thanks.captured_queries if orders in q["sql"]]
+
+
+def test_a_message_that_does_not_parse_fails_with_its_line_not_a_missing_variable(customer) -> None:  # type: ignore[no-untyped-def]
+    # given a régua saved before the checks existed, whose body no longer parses
+    cadence = regua("{kind: event, event: signup}")
+    step = cadence.steps.get()
+    step.message = {"pt-br": {"subject": "Oi", "body": "Olá\n{% if last_order %}sem fim"}}
+    step.save(update_fields=["message"])
+    clara = customer(first_name="Clara")
+    event(clara, "signup", T0 + timedelta(minutes=5))
+    # when it falls due
+    tick(now=T0 + timedelta(minutes=6))
+    # then the delivery fails with the template's reason, and nothing is sent
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.reason.startswith("template:")
+    assert sent_to(clara) == []
 
 
 def test_events_before_activation_or_not_matching_the_filter_enroll_nobody(customer) -> None:  # type: ignore[no-untyped-def]

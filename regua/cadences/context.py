@@ -21,8 +21,21 @@ from regua.loyalty.selectors import template_variables as loyalty_variables
 
 from . import tokens
 from .models import Delivery
+from .rendering import names_used
 
 RECOMMENDED = 3
+ALL = frozenset(
+    {
+        "contact",
+        "company",
+        "owner",
+        "last_order",
+        "recommended_products",
+        "scores",
+        "loyalty",
+        "event",
+    }
+)
 
 
 def contact_data(contact: Contact, today: date) -> dict[str, Any]:
@@ -50,52 +63,88 @@ def contact_data(contact: Contact, today: date) -> dict[str, Any]:
 
 
 def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]]:
-    """The template context of each delivery, by delivery id."""
+    """The template context of each delivery, by delivery id.
+
+    Only what the batch's messages read is fetched: a welcome that says the first name
+    costs no query for orders, scores or points. `links`, `brand` and `today` are always
+    there (the e-mail layout and the task channel read them)."""
+    needs = _needed(deliveries)
     contact_ids = {d.contact_id for d in deliveries}
-    companies = _companies(contact_ids)
-    orders = _last_orders(contact_ids)
-    bought = _bought(contact_ids)
-    recommended_by = recommendations({c: bought.get(c, set()) for c in contact_ids})
-    scores = _scores(contact_ids)
-    loyalty = loyalty_variables(contact_ids)
-    events = {
-        e.pk: e
-        for e in Event.objects.filter(
-            pk__in={d.enrollment.trigger_event_id for d in deliveries} - {None}
-        )
-    }
-    tags = _tags(contact_ids)
+    companies = _companies(contact_ids) if "company" in needs else {}
+    orders = _last_orders(contact_ids) if "last_order" in needs else {}
+    recommended_by: dict[int, list[dict[str, Any]]] = {}
+    if "recommended_products" in needs:
+        bought = _bought(contact_ids)
+        recommended_by = recommendations({c: bought.get(c, set()) for c in contact_ids})
+    scores = _scores(contact_ids) if "scores" in needs else {}
+    loyalty = loyalty_variables(contact_ids) if "loyalty" in needs else {}
+    events = (
+        {
+            e.pk: e
+            for e in Event.objects.filter(
+                pk__in={d.enrollment.trigger_event_id for d in deliveries} - {None}
+            )
+        }
+        if "event" in needs
+        else {}
+    )
+    tags = _tags(contact_ids) if "contact" in needs else {}
     site = settings.REGUA_SITE_URL
+    brand = {"name": settings.REGUA_BRAND_NAME, "site_url": site}
     contexts = {}
     for delivery in deliveries:
         contact = delivery.contact
-        contact.tag_names = tags.get(contact.pk, [])
         today = now.astimezone(ZoneInfo(contact.time_zone)).date()
-        owner = contact.owner
-        event = events.get(delivery.enrollment.trigger_event_id or 0)
-        contexts[delivery.pk] = {
-            "contact": contact_data(contact, today),
-            "company": companies.get(contact.pk),
-            "owner": {"name": owner.get_full_name() or owner.email, "email": owner.email}
-            if owner
-            else None,
-            "last_order": orders.get(contact.pk),
-            "recommended_products": recommended_by.get(contact.pk, [])[:RECOMMENDED],
-            "scores": scores.get(contact.pk),
-            "loyalty": loyalty[contact.pk],
-            "event": {"name": event.name, "properties": dict(event.properties or {})}
-            if event
-            else None,
+        unsubscribe = tokens.url("unsubscribe", delivery.pk, site)
+        context: dict[str, Any] = {
             "links": {
                 "site": site,
-                "unsubscribe": tokens.url("unsubscribe", delivery.pk, site),
-                "preferences": tokens.url("unsubscribe", delivery.pk, site),
+                "unsubscribe": unsubscribe,
+                "preferences": unsubscribe,
                 "survey": tokens.url("survey", delivery.pk, site),
             },
-            "brand": {"name": settings.REGUA_BRAND_NAME, "site_url": site},
+            "brand": brand,
             "today": today,
         }
+        if "contact" in needs:
+            contact.tag_names = tags.get(contact.pk, [])
+            context["contact"] = contact_data(contact, today)
+        if "owner" in needs:
+            owner = contact.owner
+            context["owner"] = (
+                {"name": owner.get_full_name() or owner.email, "email": owner.email}
+                if owner
+                else None
+            )
+        if "company" in needs:
+            context["company"] = companies.get(contact.pk)
+        if "last_order" in needs:
+            context["last_order"] = orders.get(contact.pk)
+        if "recommended_products" in needs:
+            context["recommended_products"] = recommended_by.get(contact.pk, [])[:RECOMMENDED]
+        if "scores" in needs:
+            context["scores"] = scores.get(contact.pk)
+        if "loyalty" in needs:
+            context["loyalty"] = loyalty[contact.pk]
+        if "event" in needs:
+            event = events.get(delivery.enrollment.trigger_event_id or 0)
+            context["event"] = (
+                {"name": event.name, "properties": dict(event.properties or {})} if event else None
+            )
+        contexts[delivery.pk] = context
     return contexts
+
+
+def _needed(deliveries: list[Delivery]) -> frozenset[str]:
+    """The names the batch's messages read; all of them when one does not parse."""
+    needs: set[str] = set()
+    for message in {id(d.step.message): d.step.message for d in deliveries}.values():
+        if message:
+            names = names_used(message)
+            if names is None:
+                return ALL
+            needs |= names
+    return frozenset(needs)
 
 
 def _companies(contact_ids: set[int]) -> dict[int, dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.meta
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -152,8 +153,40 @@ def _wrap(value: Any, path: str, label: str) -> Any:
     return value
 
 
-def _wrap_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _wrap(value, name, f"'{name}'") for name, value in context.items()}
+def _wrap_context(
+    context: Mapping[str, Any], names: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """The context as the sandbox reads it; only `names` when given (what the template
+    reads), so a welcome that says the first name does not copy the last order."""
+    return {
+        name: _wrap(value, name, f"'{name}'")
+        for name, value in context.items()
+        if names is None or name in names
+    }
+
+
+def names_used(message: Mapping[str, Any]) -> frozenset[str] | None:
+    """The context's top-level names that a message's texts read, in every language and
+    variant; None when a text does not parse (the render then reports where)."""
+    names: set[str] = set()
+    for texts in message.values():
+        if not isinstance(texts, Mapping):
+            continue
+        for source in texts.values():
+            if isinstance(source, str):
+                found = _names_in(source)
+                if found is None:
+                    return None
+                names |= found
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_in(source: str) -> frozenset[str] | None:
+    try:
+        return frozenset(jinja2.meta.find_undeclared_variables(environment().parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -498,7 +531,7 @@ def render_message(
     if not isinstance(message.get(language), Mapping):
         language = "pt-br"
     texts = message[language]
-    wrapped = _wrap_context(context)  # once for the subject and the body
+    wrapped = _wrap_context(context, names_used(message))  # once for subject and body
     subject = ""
     if channel in CHANNELS_WITH_SUBJECT:
         key = "subject_b" if variant == "b" and texts.get("subject_b") else "subject"
