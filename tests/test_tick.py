@@ -193,6 +193,37 @@ def test_a_batch_fetches_only_what_its_messages_read_in_any_language(customer) -
     assert [q for q in thanks.captured_queries if orders in q["sql"]]
 
 
+def test_a_message_reads_its_trigger_event_and_the_owner(customer, alice) -> None:  # type: ignore[no-untyped-def]
+    # given a reminder of the product a customer looked at, signed by her account manager
+    regua(
+        "{kind: event, event: product_viewed}",
+        """
+  - key: lembrete
+    offset: 0
+    channel: email
+    message:
+      pt-br:
+        subject: "{% if event %}{{ event.properties.produto }} ainda está aqui{% endif %}"
+        body: >-
+          Qualquer dúvida, fale com
+          {% if owner %}{{ owner.name }} ({{ owner.email }}){% else %}a gente{% endif %}.
+""",
+    )
+    alice.first_name, alice.last_name = "Alice", "Ramos"
+    alice.save()
+    clara = customer(first_name="Clara", owner=alice)
+    nina = customer(first_name="Nina")
+    event(clara, "product_viewed", T0 + timedelta(minutes=5), produto="Cafeteira")
+    event(nina, "product_viewed", T0 + timedelta(minutes=5), produto="Chaleira")
+    # when it falls due
+    tick(now=T0 + timedelta(minutes=6))
+    # then each reads her own event, and Clara's text names her owner
+    assert sent_to(clara) == ["Cafeteira ainda está aqui"]
+    assert sent_to(nina) == ["Chaleira ainda está aqui"]
+    assert f"fale com Alice Ramos ({alice.email})" in OutboxMessage.objects.get(to=clara.email).text
+    assert "fale com a gente" in OutboxMessage.objects.get(to=nina.email).text
+
+
 def test_a_message_that_does_not_parse_fails_with_its_line_not_a_missing_variable(customer) -> None:  # type: ignore[no-untyped-def]
     # given a régua saved before the checks existed, whose body no longer parses
     cadence = regua("{kind: event, event: signup}")

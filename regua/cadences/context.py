@@ -18,9 +18,10 @@ from regua.commerce.models import Order, OrderItem
 from regua.customers.models import Contact, ContactRole
 from regua.events.models import Event
 from regua.loyalty.selectors import template_variables as loyalty_variables
+from regua.users.models import User
 
 from . import tokens
-from .models import Delivery
+from .models import Delivery, Enrollment
 from .rendering import names_used
 
 RECOMMENDED = 3
@@ -78,14 +79,10 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
         recommended_by = recommendations({c: bought.get(c, set()) for c in contact_ids})
     scores = _scores(contact_ids) if "scores" in needs else {}
     loyalty = loyalty_variables(contact_ids) if "loyalty" in needs else {}
-    events = (
-        {
-            e.pk: e
-            for e in Event.objects.filter(
-                pk__in={d.enrollment.trigger_event_id for d in deliveries} - {None}
-            )
-        }
-        if "event" in needs
+    events = _trigger_events(deliveries) if "event" in needs else {}
+    owners = (
+        User.objects.in_bulk({d.contact.owner_id for d in deliveries} - {None})
+        if "owner" in needs
         else {}
     )
     tags = _tags(contact_ids) if "contact" in needs else {}
@@ -110,7 +107,7 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
             contact.tag_names = tags.get(contact.pk, [])
             context["contact"] = contact_data(contact, today)
         if "owner" in needs:
-            owner = contact.owner
+            owner = owners.get(contact.owner_id or 0)
             context["owner"] = (
                 {"name": owner.get_full_name() or owner.email, "email": owner.email}
                 if owner
@@ -127,7 +124,7 @@ def build(deliveries: list[Delivery], now: datetime) -> dict[int, dict[str, Any]
         if "loyalty" in needs:
             context["loyalty"] = loyalty[contact.pk]
         if "event" in needs:
-            event = events.get(delivery.enrollment.trigger_event_id or 0)
+            event = events.get(delivery.pk)
             context["event"] = (
                 {"name": event.name, "properties": dict(event.properties or {})} if event else None
             )
@@ -145,6 +142,23 @@ def _needed(deliveries: list[Delivery]) -> frozenset[str]:
                 return ALL
             needs |= names
     return frozenset(needs)
+
+
+def _trigger_events(deliveries: list[Delivery]) -> dict[int, Event]:
+    """The event that enrolled each delivery's contact, by delivery id, where there is one."""
+    enrollments = {d.enrollment_id for d in deliveries} - {None}
+    trigger_of = dict(
+        Enrollment.objects.filter(pk__in=enrollments, trigger_event_id__isnull=False).values_list(
+            "id", "trigger_event_id"
+        )
+    )
+    events = Event.objects.in_bulk(set(trigger_of.values()))
+    found = {}
+    for delivery in deliveries:
+        event = events.get(trigger_of.get(delivery.enrollment_id or 0, 0))
+        if event is not None:
+            found[delivery.pk] = event
+    return found
 
 
 def _companies(contact_ids: set[int]) -> dict[int, dict[str, Any]]:

@@ -119,7 +119,7 @@ def deliveries_send(
 ) -> None:
     deliveries = list(
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING)
-        .select_related("contact", "contact__owner", "enrollment")
+        .select_related("contact")
         .order_by()
     )
     # A batch holds a handful of steps and réguas: read each once, not once per row.
@@ -265,7 +265,7 @@ def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Out
         message_id=delivery.message_id,
     )
     if step.channel == "email":
-        unsubscribe = tokens.url("unsubscribe", delivery.pk, site)
+        unsubscribe = context["links"]["unsubscribe"]
         pixel = tokens.url("open", delivery.pk, site)
         outgoing.html = _with_pixel(rendered.html, pixel)
         outgoing.headers = {
