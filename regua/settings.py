@@ -214,7 +214,7 @@ REGUA_MAX_LATENESS_HOURS = env_int("REGUA_MAX_LATENESS_HOURS", 72)  # older due 
 REGUA_TASK_MAX_LATENESS_DAYS = env_int("REGUA_TASK_MAX_LATENESS_DAYS", 14)
 REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
-REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 2)
+REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 4)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
 # Workers share each tick by partitions of the contacts (docs/cadences.md §Partitioned
 # ticks): each takes one whose turn has come. 1: the whole tick, one worker at a time.

@@ -36,7 +36,7 @@ from aiosmtpd.smtp import AuthResult
 from regua.cadences import tokens
 from regua.cadences.channels.webhook import signature
 from regua.cadences.models import Cadence, Delivery, DeliveryStatus
-from regua.cadences.sending import BACKOFF, MAX_ATTEMPTS, send_due
+from regua.cadences.sending import BACKOFF, MAX_ATTEMPTS, SmtpLine, send_due
 from regua.cadences.tick import tick
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
 from regua.customers.models import Consent, Contact
@@ -50,6 +50,7 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SP)  # a Monday, 10:00 in São Paulo
 SIGNUP_AT = T0 + timedelta(minutes=5)
 SEND_AT = T0 + timedelta(minutes=6)
 FROM = "Loja Exemplo <contato@loja.example>"
+FROM_ADDRESS = "contato@loja.example"
 
 EMAIL_STEP: dict[str, Any] = {
     "channel": "email",
@@ -240,10 +241,10 @@ def _engine_settings(settings: Any) -> None:
     recommendations._popular_cache = None
 
 
-def regua(step: dict[str, Any], *, marketing: bool = True) -> Cadence:
+def regua(step: dict[str, Any], *, marketing: bool = True, key: str = "boas-vindas") -> Cadence:
     """A régua on signup whose one step goes out at once, activated at T0."""
     document = {
-        "key": "boas-vindas",
+        "key": key,
         "name": "Boas-vindas",
         "objective": "conversion",
         "marketing": marketing,
@@ -359,14 +360,15 @@ def test_a_batch_of_fifty_contacts_gets_fifty_messages_each_once(
     assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 50
 
 
-@pytest.mark.parametrize("connections", [1, 2])
-def test_a_batch_goes_through_a_fixed_number_of_smtp_connections(
+@pytest.mark.parametrize("connections", [1, 2, 4])
+def test_a_run_of_batches_goes_through_a_fixed_number_of_smtp_connections(
     smtp: SmtpServer, customer: Callable[..., Contact], settings: Any, connections: int
 ) -> None:
-    # sending.py and channels/email.py promise REGUA_SMTP_CONNECTIONS connections per
-    # batch, not one per message: with a real provider each extra connection is another
-    # TCP (and TLS, and AUTH) handshake
+    # sending.py and channels/email.py promise REGUA_SMTP_CONNECTIONS connections for a
+    # run of batches, not one per message or per batch: with a real provider each extra
+    # connection is another TCP (and TLS, and AUTH) handshake
     settings.REGUA_SMTP_CONNECTIONS = connections
+    settings.REGUA_SEND_BATCH = 10  # three batches
     regua(EMAIL_STEP)
     for _ in range(30):
         customer()
@@ -374,6 +376,33 @@ def test_a_batch_goes_through_a_fixed_number_of_smtp_connections(
     assert len(smtp.sink.messages) == 30
     assert len({m["Message-ID"] for m in smtp.sink.messages}) == 30
     assert 1 <= len(smtp.sink.peers) <= connections
+
+
+def test_the_frequency_cap_counts_a_message_the_server_has_not_answered_yet(
+    smtp: SmtpServer, customer: Callable[..., Contact], settings: Any
+) -> None:
+    # given two marketing réguas that welcome the same customer, a cap of one message a
+    # week, and a server slow to answer
+    settings.REGUA_FREQUENCY_CAP = 1
+    first = regua(EMAIL_STEP)
+    second = regua(EMAIL_STEP, key="boas-vindas-2")
+    clara = customer()
+    tick(now=SEND_AT, send=False)
+    smtp.sink.delay = 1.0
+    line = SmtpLine()
+    # when the worker sends the first welcome, and prepares its next turn while the
+    # server has not said "250" yet
+    try:
+        assert send_due(now=SEND_AT, batch_size=1, max_batches=1, line=line) == 1
+        assert send_due(now=SEND_AT, batch_size=1, max_batches=1, line=line) == 1
+    finally:
+        line.close()
+    # then the second welcome waits for the cap, and only the first went out
+    assert Delivery.objects.get(cadence=first).status == DeliveryStatus.SENT
+    waiting = Delivery.objects.get(cadence=second)
+    assert (waiting.status, waiting.reason) == (DeliveryStatus.SCHEDULED, "frequency cap")
+    assert waiting.due_at > SEND_AT + timedelta(days=6)
+    assert smtp.sink.envelopes == [(FROM_ADDRESS, [clara.email])]
 
 
 # E-mail: faults ------------------------------------------------------------------------

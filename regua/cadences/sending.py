@@ -5,7 +5,9 @@
    other). A crashed worker's rows come back when their lease ends.
 2. Guards (guards.py) for the whole batch: suppress, defer or send.
 3. Render each message (rendering.py) with the batch's contexts (context.py).
-4. Send through the channel's backend, one connection per batch.
+4. Send through the channel's backend, one connection per batch; e-mail over SMTP
+   through an SmtpLine, whose connections wait on the server on threads of their own
+   and carry the end of one batch while the next is claimed and rendered.
 5. Record every few messages, so a crash repeats at most that many, each with the
    same Message-ID. A transient failure is retried with backoff; a permanent one, or
    too many attempts, is recorded as failed with its reason.
@@ -17,7 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -60,21 +62,39 @@ def send_due(
     max_batches: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     cadence: Cadence | None = None,
+    line: "SmtpLine | None" = None,
 ) -> int:
-    """Send everything due as of `now` (the current time when None, re-read per batch)."""
+    """Send everything due as of `now` (the current time when None, re-read per batch).
+
+    Over SMTP the batches share `line`'s connections: while they carry one batch's last
+    messages, the next batch is claimed and rendered. Without a `line` the run opens its
+    own and waits for every message before it returns; the worker passes one it keeps
+    between turns, and what is still on its way is recorded on the next call (or when
+    there is nothing left to send, which also closes the connections)."""
     from .tick import TickSummary
 
     summary = summary or TickSummary(now=now or timezone.now(), dry_run=dry_run)
     size = batch_size or settings.REGUA_SEND_BATCH
+    own = line is None
+    line = line or SmtpLine()
     handled = batches = 0
-    while not should_stop() and (max_batches is None or batches < max_batches):
-        moment = now or timezone.now()
-        ids = delivery_claim_batch(now=moment, size=size, cadence=cadence)
-        if not ids:
-            break
-        handled += len(ids)
-        batches += 1
-        deliveries_send(ids, now=moment, summary=summary, dry_run=dry_run)
+    try:
+        while max_batches is None or batches < max_batches:
+            # The next batch is prepared while a little of the last is still on its way:
+            # enough to keep the connections busy, never a backlog claimed ahead of them.
+            line.collect(keep=max(size // 4, 1))
+            if should_stop():
+                break
+            moment = now or timezone.now()
+            ids = delivery_claim_batch(now=moment, size=size, cadence=cadence)
+            if not ids:
+                break
+            handled += len(ids)
+            batches += 1
+            deliveries_send(ids, now=moment, summary=summary, dry_run=dry_run, line=line)
+    finally:
+        if own or not handled:
+            line.close()
     return handled
 
 
@@ -115,7 +135,12 @@ def _claim(candidates: Any) -> list[int]:
 
 
 def deliveries_send(
-    ids: list[int], *, now: datetime, summary: "TickSummary", dry_run: bool = False
+    ids: list[int],
+    *,
+    now: datetime,
+    summary: "TickSummary",
+    dry_run: bool = False,
+    line: "SmtpLine | None" = None,
 ) -> None:
     deliveries = list(
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING)
@@ -129,7 +154,12 @@ def deliveries_send(
         delivery.step = steps[delivery.step_id]
         delivery.cadence = cadences[delivery.cadence_id]
     recorder = _Recorder(now, summary)
+    if line is not None:  # the guards read what the last batch sent, and what it is sending
+        line.collect()
+        line.flush()
     guards = BatchGuards.load(deliveries, now)
+    for delivery in line.in_flight() if line is not None else []:
+        guards.record_sent(delivery)
     to_send: list[Delivery] = []
     for delivery in sort_by_priority(deliveries):
         if delivery.due_at < now - max_lateness(delivery.channel):
@@ -154,9 +184,23 @@ def deliveries_send(
     for delivery in to_send:
         by_channel[delivery.channel].append(delivery)
     for channel, group in by_channel.items():
-        connections = settings.REGUA_SMTP_CONNECTIONS if _is_smtp(channel) else 1
-        if connections > 1:
-            _send_in_parallel(channel, group, contexts, now, recorder, connections)
+        if _is_smtp(channel):
+            own = line is None
+            line = line or SmtpLine()
+            try:
+                for delivery in group:
+                    outgoing = _outgoing(delivery, contexts[delivery.pk], now)
+                    if isinstance(outgoing, Result):
+                        recorder.result(delivery, outgoing)
+                    else:
+                        line.send(recorder, delivery, outgoing)
+                    line.collect()
+                    if recorder.pending >= RECORD_EVERY:
+                        recorder.flush()
+            finally:
+                if own:
+                    line.close()
+                recorder.flush()
             continue
         backend = backend_for(channel, dry_run=dry_run)
         backend.open()
@@ -174,6 +218,7 @@ def deliveries_send(
         finally:
             backend.close()
             recorder.flush()
+    recorder.flush()
 
 
 def _is_smtp(channel: str) -> bool:
@@ -182,53 +227,77 @@ def _is_smtp(channel: str) -> bool:
     return channel == "email" and uses_smtp()
 
 
-def _send_in_parallel(
-    channel: str,
-    group: list[Delivery],
-    contexts: dict[int, dict[str, Any]],
-    now: datetime,
-    recorder: "_Recorder",
-    connections: int,
-) -> None:
-    """SMTP over several connections: this thread renders while the others wait on the
-    server. A message is recorded only once the server has accepted it, as always."""
-    backends: list[Any] = []
-    local = threading.local()
-    lock = threading.Lock()
+class SmtpLine:
+    """E-mail over REGUA_SMTP_CONNECTIONS connections, each on a thread of its own that
+    waits on the server while the caller's thread claims, renders and records.
 
-    def send(outgoing: Outgoing) -> Result:
-        if not hasattr(local, "backend"):
-            local.backend = backend_for(channel)
-            local.backend.open()
-            with lock:
-                backends.append(local.backend)
-        return local.backend.send(outgoing)
+    Messages are handed over in order, and their outcomes recorded in that order by the
+    recorder of their batch, only once the server has answered. The line may outlive a
+    batch: the next one is claimed and rendered while the connections carry the tail of
+    the last. `close()` waits for every message on its way, records it and closes the
+    connections.
+    """
 
-    pending: deque[tuple[Delivery, Future[Result]]] = deque()
-    try:
-        with ThreadPoolExecutor(connections, thread_name_prefix="smtp") as pool:
-            for delivery in group:
-                outgoing = _outgoing(delivery, contexts[delivery.pk], now)
-                if isinstance(outgoing, Result):
-                    recorder.result(delivery, outgoing)
-                else:
-                    pending.append((delivery, pool.submit(send, outgoing)))
-                while pending and pending[0][1].done():
-                    done, future = pending.popleft()
-                    recorder.result(done, future.result())
-                if recorder.pending >= RECORD_EVERY:
-                    recorder.flush()
-            # Rendering runs ahead of the connections: most of the batch is still on its
-            # way here, and is recorded as it goes, so a crash repeats few messages.
-            for done, future in pending:
-                recorder.result(done, future.result())
-                if recorder.pending >= RECORD_EVERY:
-                    recorder.flush()
-            pending.clear()
-    finally:
-        for backend in backends:
-            backend.close()
-        recorder.flush()
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+        self.backends: list[Any] = []
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.pending: deque[tuple[_Recorder, Delivery, Future[Result]]] = deque()
+        self.recorders: set[_Recorder] = set()
+
+    def send(self, recorder: "_Recorder", delivery: Delivery, outgoing: Outgoing) -> None:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                settings.REGUA_SMTP_CONNECTIONS, thread_name_prefix="smtp"
+            )
+        self.recorders.add(recorder)
+        self.pending.append((recorder, delivery, self.pool.submit(self._send, outgoing)))
+
+    def _send(self, outgoing: Outgoing) -> Result:
+        if not hasattr(self.local, "backend"):
+            self.local.backend = backend_for("email")
+            self.local.backend.open()
+            with self.lock:
+                self.backends.append(self.local.backend)
+        return cast(Result, self.local.backend.send(outgoing))
+
+    def in_flight(self) -> list[Delivery]:
+        return [delivery for _recorder, delivery, _future in self.pending]
+
+    def collect(self, *, keep: int | None = None) -> None:
+        """Record the outcomes that have come back; with `keep`, wait until no more than
+        that many messages are on their way. A batch's outcomes are written every
+        RECORD_EVERY and when its last one is in."""
+        while self.pending and (
+            self.pending[0][2].done() or (keep is not None and len(self.pending) > keep)
+        ):
+            recorder, delivery, future = self.pending.popleft()
+            recorder.result(delivery, future.result())
+            if recorder.pending >= RECORD_EVERY or (
+                self.pending and self.pending[0][0] is not recorder
+            ):
+                recorder.flush()
+
+    def flush(self) -> None:
+        """Write every outcome recorded so far (before the guards of a batch read them)."""
+        for recorder in self.recorders:
+            recorder.flush()
+        self.recorders = {recorder for recorder, _delivery, _future in self.pending}
+
+    def close(self) -> None:
+        try:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            self.collect(keep=0)
+        finally:
+            self.pool = None
+            for backend in self.backends:
+                backend.close()
+            self.backends = []
+            self.local = threading.local()
+            self.pending.clear()
+            self.flush()
 
 
 def _outgoing(delivery: Delivery, context: dict[str, Any], now: datetime) -> Outgoing | Result:

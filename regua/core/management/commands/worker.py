@@ -66,7 +66,7 @@ class Command(BaseCommand):
         )
 
     def _deliveries(self, options: dict[str, Any]) -> None:
-        from regua.cadences.sending import send_due
+        from regua.cadences.sending import SmtpLine, send_due
         from regua.ops.heartbeat import Heartbeat
 
         stopping = False
@@ -80,6 +80,8 @@ class Command(BaseCommand):
         heartbeat = Heartbeat.start()
         repeats = _RepeatFilter()
         last_tick = 0.0
+        # The SMTP connections carry a batch's last messages while the next turn ticks.
+        line = SmtpLine()
         try:
             while not stopping:
                 close_old_connections()
@@ -98,7 +100,7 @@ class Command(BaseCommand):
                         self._guarded("due work", self._due_work, heartbeat, repeats)
                 sent = self._guarded(
                     "send",
-                    lambda: send_due(max_batches=1, should_stop=lambda: stopping),
+                    lambda: send_due(max_batches=1, should_stop=lambda: stopping, line=line),
                     heartbeat,
                     repeats,
                 )
@@ -112,7 +114,10 @@ class Command(BaseCommand):
                     while not stopping and time.monotonic() < deadline:
                         time.sleep(0.05)
         finally:
-            heartbeat.stop()
+            try:
+                line.close()
+            finally:
+                heartbeat.stop()
 
     @staticmethod
     def _guarded(
