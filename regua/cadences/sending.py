@@ -184,47 +184,51 @@ def deliveries_send(
     for delivery in to_send:
         by_channel[delivery.channel].append(delivery)
     for channel, group in by_channel.items():
-        if _is_smtp(channel):
-            own = line is None
-            line = line or SmtpLine()
-            try:
-                for delivery in group:
-                    outgoing = _outgoing(delivery, contexts[delivery.pk], now)
-                    if isinstance(outgoing, Result):
-                        recorder.result(delivery, outgoing)
-                    else:
-                        line.send(recorder, delivery, outgoing)
-                    line.collect()
-                    if recorder.pending >= RECORD_EVERY:
-                        recorder.flush()
-            finally:
-                if own:
-                    line.close()
-                recorder.flush()
-            continue
-        backend = backend_for(channel, dry_run=dry_run)
-        backend.open()
+        smtp = _is_smtp(channel)
+        own = line is None or not smtp
+        carrier = (line or SmtpLine()) if smtp else _Direct(channel, dry_run=dry_run)
         try:
             for delivery in group:
                 outgoing = _outgoing(delivery, contexts[delivery.pk], now)
                 if isinstance(outgoing, Result):
                     recorder.result(delivery, outgoing)
                 else:
-                    recorder.result(delivery, backend.send(outgoing))
+                    carrier.send(recorder, delivery, outgoing)
+                carrier.collect()
                 if recorder.pending >= RECORD_EVERY:
                     # What the backend holds is written before it is recorded as sent.
-                    getattr(backend, "checkpoint", lambda: None)()
+                    carrier.checkpoint()
                     recorder.flush()
         finally:
-            backend.close()
+            if own:
+                carrier.close()
             recorder.flush()
-    recorder.flush()
 
 
 def _is_smtp(channel: str) -> bool:
     from .channels.email import uses_smtp
 
     return channel == "email" and uses_smtp()
+
+
+class _Direct:
+    """A channel's backend used in this thread: each outcome is known when send returns."""
+
+    def __init__(self, channel: str, *, dry_run: bool) -> None:
+        self.backend = backend_for(channel, dry_run=dry_run)
+        self.backend.open()
+
+    def send(self, recorder: "_Recorder", delivery: Delivery, outgoing: Outgoing) -> None:
+        recorder.result(delivery, self.backend.send(outgoing))
+
+    def collect(self) -> None:
+        pass
+
+    def checkpoint(self) -> None:
+        getattr(self.backend, "checkpoint", lambda: None)()
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 class SmtpLine:
@@ -278,6 +282,9 @@ class SmtpLine:
                 self.pending and self.pending[0][0] is not recorder
             ):
                 recorder.flush()
+
+    def checkpoint(self) -> None:
+        """Nothing to write: the server has what it accepted."""
 
     def flush(self) -> None:
         """Write every outcome recorded so far (before the guards of a batch read them)."""
