@@ -32,11 +32,18 @@ import time_machine
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from django.db import connection, transaction
 
 from regua.cadences import tokens
 from regua.cadences.channels.webhook import signature
 from regua.cadences.models import Cadence, Delivery, DeliveryStatus
-from regua.cadences.sending import BACKOFF, MAX_ATTEMPTS, SmtpLine, send_due
+from regua.cadences.sending import (
+    BACKOFF,
+    MAX_ATTEMPTS,
+    SmtpLine,
+    delivery_claim_batch,
+    send_due,
+)
 from regua.cadences.tick import tick
 from regua.cadences.yaml_io import cadence_import, cadence_set_status
 from regua.customers.models import Consent, Contact
@@ -403,6 +410,30 @@ def test_the_frequency_cap_counts_a_message_the_server_has_not_answered_yet(
     assert (waiting.status, waiting.reason) == (DeliveryStatus.SCHEDULED, "frequency cap")
     assert waiting.due_at > SEND_AT + timedelta(days=6)
     assert smtp.sink.envelopes == [(FROM_ADDRESS, [clara.email])]
+
+
+@pytest.mark.parametrize("plan", ["any", "nested loop"])
+def test_a_claim_takes_no_more_than_its_batch_whatever_plan_the_database_picks(
+    customer: Callable[..., Contact], plan: str
+) -> None:
+    # given four welcomes due at the same moment
+    regua(EMAIL_STEP)
+    for _ in range(4):
+        customer()
+    tick(now=SEND_AT, send=False)
+    # when a worker claims batches of one, with PostgreSQL made to join the claimed ids to
+    # the table by a nested loop (the plan that once re-ran the subquery for every row
+    # and let one claim take them all)
+    with transaction.atomic():
+        if plan == "nested loop" and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for method in ("hashagg", "sort", "hashjoin", "mergejoin", "material"):
+                    cursor.execute(f"SET LOCAL enable_{method} = off")
+        claims = [delivery_claim_batch(now=SEND_AT, size=1) for _ in range(5)]
+    # then each claim took one, the four different ones, and the fifth found nothing
+    assert [len(ids) for ids in claims] == [1, 1, 1, 1, 0]
+    assert len({ids[0] for ids in claims[:4]}) == 4
+    assert Delivery.objects.filter(status=DeliveryStatus.SENDING).count() == 4
 
 
 # E-mail: faults ------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from regua.lib.bulk import db_datetime_adapter
+from regua.lib.bulk import db_datetime_adapter, ids_taken_from
 
 from .models import Cadence, CadencePartition, Step, StepPartition, TickPartition
 
@@ -242,12 +242,12 @@ def tick_partition_claim(*, now: datetime, worker: str) -> Partition | None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True)
-        sql, params = candidates.values("id")[:1].query.sql_with_params()
+        where, params = ids_taken_from(candidates.values("id")[:1])
         table = connection.ops.quote_name(TickPartition._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET worker = %s, leased_until = %s, ticked_at = %s, "
-                f'updated_at = %s WHERE id IN ({sql}) RETURNING "index"',
+                f'updated_at = %s WHERE {where} RETURNING "index"',
                 [worker, stamp(now + LEASE), stamp(now), stamp(timezone.now()), *params],
             )
             taken = cursor.fetchone()

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from regua.agenda.models import TaskKind
+from regua.lib.bulk import ids_taken_from
 
 from . import rendering, tokens
 from .channels import Outgoing, Result, backend_for
@@ -123,12 +124,12 @@ def _claim(candidates: Any) -> list[int]:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True)
-        sql, params = candidates.query.sql_with_params()
+        where, params = ids_taken_from(candidates)
         table = connection.ops.quote_name(Delivery._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1, "
-                f"updated_at = %s WHERE id IN ({sql}) RETURNING id",
+                f"updated_at = %s WHERE {where} RETURNING id",
                 [DeliveryStatus.SENDING, timezone.now() + LEASE, timezone.now(), *params],
             )
             return sorted(row[0] for row in cursor.fetchall())

@@ -348,3 +348,17 @@ def created_as_given(model: type[models.Model], field: str = "created_at") -> It
         yield
     finally:
         column.auto_now_add = True  # type: ignore[attr-defined]
+
+
+def ids_taken_from(candidates: models.QuerySet) -> tuple[str, list[Any]]:
+    """`id` matched against the first rows of `candidates` (a sliced values("id") query,
+    locked with skip_locked on PostgreSQL), as SQL for an UPDATE's WHERE, and its params.
+
+    On PostgreSQL a plain `id IN (subquery)` may be planned as a nested loop that runs
+    the subquery again for each outer row; each rescan skips the rows this statement has
+    just updated, so an UPDATE meant for LIMIT 1 can take two rows or more.
+    `= ANY(ARRAY(...))` is an init plan, run exactly once."""
+    sql, params = candidates.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        return f"id = ANY(ARRAY({sql}))", list(params)
+    return f"id IN ({sql})", list(params)
