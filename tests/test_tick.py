@@ -7,7 +7,7 @@ SMTP conversation is in test_sending_smtp.py.
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -422,7 +422,9 @@ def test_inactivity_enrolls_who_went_silent_for_n_days_and_only_then(customer) -
         at=T0,
     )
     quiet, active, never_active = customer(), customer(), customer()
-    event(quiet, "login", T0 - timedelta(days=20))
+    went_quiet = T0 - timedelta(days=20) + timedelta(seconds=7, microseconds=123456)
+    event(quiet, "login", T0 - timedelta(days=24))
+    event(quiet, "login", went_quiet)
     event(active, "login", T0 - timedelta(days=20))
     event(active, "login", T0 + timedelta(days=5))
     event(never_active, "product_viewed", T0 - timedelta(days=20))  # not a counted kind
@@ -431,7 +433,11 @@ def test_inactivity_enrolls_who_went_silent_for_n_days_and_only_then(customer) -
     tick(now=T0 + timedelta(days=10, hours=1))
     enrollment = Enrollment.objects.get()
     assert enrollment.contact_id == quiet.pk
-    assert enrollment.entered_at == T0 - timedelta(days=20) + timedelta(days=30)
+    # entered when the silence reached 30 days, to the microsecond; one passage per silence,
+    # named by that minute in UTC
+    entered = went_quiet + timedelta(days=30)
+    assert enrollment.entered_at == entered
+    assert enrollment.occurrence == f"i{entered.astimezone(UTC):%Y%m%d%H%M}"
 
 
 def test_an_attribute_trigger_enrolls_the_audience_once(customer) -> None:  # type: ignore[no-untyped-def]
@@ -542,6 +548,78 @@ def test_the_exit_event_ends_the_passage_and_cancels_what_was_not_sent(customer)
     assert Delivery.objects.get().status == DeliveryStatus.CANCELLED
     tick(now=T0 + timedelta(days=1, hours=1))
     assert sent_to(clara) == []
+
+
+def test_a_finished_passage_that_converts_records_its_goal_and_stays_finished(customer) -> None:  # type: ignore[no-untyped-def]
+    # given a régua whose exit event is also its goal, one passage that already finished
+    # and one still going when both customers buy
+    regua(
+        "{kind: event, event: product_viewed}",
+        f"""
+  - key: lembrete
+    offset: 0
+    channel: email
+{MESSAGE}
+  - key: ultima-chance
+    offset: 3d
+    channel: email
+{MESSAGE}""",
+        extra="exit: {event: purchase}\nconversion_days: 30",
+    )
+    done, going = customer(), customer()
+    event(done, "product_viewed", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    tick(now=T0 + timedelta(days=3, minutes=2))
+    tick(now=T0 + timedelta(days=4))
+    assert Enrollment.objects.get(contact=done).status == EnrollmentStatus.COMPLETED
+    event(going, "product_viewed", T0 + timedelta(days=4, minutes=1))
+    tick(now=T0 + timedelta(days=4, minutes=2))
+    finished_at = Enrollment.objects.get(contact=done).exited_at
+    event(done, "purchase", T0 + timedelta(days=5))
+    event(going, "purchase", T0 + timedelta(days=5, hours=1))
+    # when the tick sees both purchases
+    summary = tick(now=T0 + timedelta(days=5, hours=2))
+    # then only the passage still going is ended by it, and both record their conversion
+    assert summary.total.exited == 1
+    converted = Enrollment.objects.get(contact=done)
+    assert (converted.status, converted.exit_reason, converted.exited_at) == (
+        EnrollmentStatus.COMPLETED,
+        "completed",
+        finished_at,
+    )
+    assert converted.goal_at == T0 + timedelta(days=5)
+    ended = Enrollment.objects.get(contact=going)
+    assert (ended.status, ended.exit_reason) == (EnrollmentStatus.EXITED, "goal")
+    assert ended.goal_at == T0 + timedelta(days=5, hours=1)
+    # and a tick again at the same instant changes and counts nothing
+    assert tick(now=T0 + timedelta(days=5, hours=2)).total.exited == 0
+    # nor does the ended passage get its last step when it falls due
+    tick(now=T0 + timedelta(days=8))
+    assert not Delivery.objects.filter(contact=going, step__key="ultima-chance").exists()
+
+
+def test_a_goal_that_is_not_the_exit_is_recorded_without_ending_the_passage(customer) -> None:  # type: ignore[no-untyped-def]
+    regua(
+        "{kind: event, event: signup}",
+        f"""
+  - key: depois
+    offset: 10d
+    channel: email
+{MESSAGE}""",
+        extra="goal: {event: purchase}\nexit: {event: unsubscribed}\nconversion_days: 30",
+    )
+    clara, bruno = customer(), customer()
+    event(clara, "signup", T0 + timedelta(minutes=1))
+    event(bruno, "signup", T0 + timedelta(minutes=1))
+    tick(now=T0 + timedelta(minutes=2))
+    event(clara, "purchase", T0 + timedelta(days=1))
+    event(bruno, "unsubscribed", T0 + timedelta(days=1))
+    summary = tick(now=T0 + timedelta(days=1, hours=1))
+    assert summary.total.exited == 1
+    bought = Enrollment.objects.get(contact=clara)
+    assert (bought.status, bought.goal_at) == (EnrollmentStatus.ACTIVE, T0 + timedelta(days=1))
+    left = Enrollment.objects.get(contact=bruno)
+    assert (left.status, left.exit_reason, left.goal_at) == (EnrollmentStatus.EXITED, "goal", None)
 
 
 def test_reentry_never_versus_each_occurrence(customer) -> None:  # type: ignore[no-untyped-def]

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from regua.customers.models import Contact
@@ -37,6 +37,7 @@ from regua.lib.bulk import (
     insert_many,
     insert_select,
     statistics_refresh,
+    update_returning,
 )
 from regua.privacy.models import Erasure
 
@@ -54,6 +55,7 @@ from .models import (
     Reentry,
     Step,
 )
+from .offsets import Offset
 from .partitions import (
     Partition,
     PartitionWatermarks,
@@ -191,6 +193,7 @@ def _run(
             with transaction.atomic():
                 if not _lock(cadence, partition):
                     continue  # another tick has this régua (or this partition of it) now
+                _planner_settings()
                 # Read the régua again now that it is ours: the tick that held it until
                 # a moment ago may have moved its watermark (or paused it). From the
                 # watermark read before the lock, this tick would look again at what
@@ -259,6 +262,24 @@ def _lock(cadence: Cadence, partition: Partition | None) -> bool:
                 [REGUA_LOCK, cadence.pk, key, cadence.pk],
             )
         return bool(cursor.fetchone()[0])
+
+
+# PostgreSQL's planner, for the tick's transactions only (SET LOCAL). Its queries join a
+# day's entries (thousands of rows) to the contacts and events through their indexes,
+# whose pages the tick has just read, so a random read costs about what a sequential one
+# does; at the default cost (4) a join of 17k fresh enrollments to 1M contacts scanned
+# the whole table, 4.7x slower. And the row estimates of a window of recent events run
+# high (420k for 25k), which sent queries of half a second into JIT compilation that
+# alone took 0.3 s. Measured on the bench base: docs/benchmarks.md, issue 3.
+TICK_PLANNER = {"random_page_cost": "1.1", "jit": "off"}
+
+
+def _planner_settings() -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name, value in TICK_PLANNER.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def cadence_tick(
@@ -385,6 +406,8 @@ ENROLLMENT_FIELDS = [
 def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> int:
     if cadence.trigger_kind == "event":
         return _enroll_events(cadence, since, now, only)
+    if cadence.trigger_kind == "inactivity":
+        return _enroll_inactivity(cadence, since, now, only)
     entries = _entries(cadence, since, now, only)
     if cadence.reentry != Reentry.EACH_OCCURRENCE or cadence.trigger_kind == "attribute":
         entries = _first_per_contact(entries)
@@ -439,6 +462,43 @@ def _enroll_events(
         ],
         events.order_by().values("contact_id", "id", "occurred_at"),
         [cadence.pk, EnrollmentStatus.ACTIVE, created, created],
+    )
+
+
+def _enroll_inactivity(
+    cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]
+) -> int:
+    """Those who fell silent, enrolled in one INSERT ... SELECT from their last events:
+    entered when the silence reached its length, one passage per silence (the occurrence
+    is that minute, in UTC)."""
+    days = int(cadence.trigger["days"])
+    who = only("contact_id") & _admission(cadence, now)("contact_id")
+    entered = due_sql(connection.vendor, Offset(days, "d"), None, None, entered="s.last")
+    if connection.vendor == "postgresql":
+        occurrence = f"'i' || to_char(({entered}) AT TIME ZONE 'UTC', 'YYYYMMDDHH24MI')"
+    else:
+        occurrence = f"'i' || strftime('%%Y%%m%%d%%H%%M', {entered})"
+    last, silent, silent_params = triggers.inactivity_last(cadence.trigger, since, now, who)
+    created = db_datetime_adapter()(timezone.now())
+    return insert_select(
+        Enrollment,
+        ENROLLMENT_FIELDS,
+        [
+            "%s",
+            "s.contact_id",
+            occurrence,
+            entered,
+            draws.in_share_sql("s.contact_id", cadence.key, cadence.holdout_percent),
+            "%s",
+            "NULL",
+            "''",
+            "%s",
+            "%s",
+        ],
+        last,
+        [cadence.pk, EnrollmentStatus.ACTIVE, created, created],
+        silent,
+        silent_params,
     )
 
 
@@ -506,10 +566,6 @@ def _entries(
     kind = cadence.trigger_kind
     who = _admission(cadence, now)
     contacts = Contact.objects.filter(only("pk"), who("pk")).order_by()
-    if kind == "inactivity":
-        return triggers.inactivity_entries(
-            trigger, since, now, only("contact_id") & who("contact_id")
-        )
     if kind == "date":
         return triggers.date_entries(trigger, since, now, contacts)
     if kind == "calendar":
@@ -545,19 +601,22 @@ def _chunks(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
 def _goals(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> int:
     """Record when enrollments reached the goal; end those that met the exit event."""
     goal = cadence.goal or cadence.exit_goal or {}
-    if goal.get("event"):
-        after_entry = _after_entry(goal, since, now)
-        _reached(cadence, goal, since, now, only).filter(goal_at__isnull=True).update(
-            goal_at=after_entry.values("occurred_at")[:1]
-        )
     exit_on = cadence.exit_goal or {}
-    if not exit_on.get("event"):
-        return 0
-    exited = (
-        _reached(cadence, exit_on, since, now, only)
-        .filter(status=EnrollmentStatus.ACTIVE)
-        .update(status=EnrollmentStatus.EXITED, exited_at=now, exit_reason="goal")
-    )
+    exits = bool(exit_on.get("event"))
+    exited = 0
+    if goal.get("event"):
+        first = Subquery(_after_entry(goal, since, now).values("occurred_at")[:1])
+        reached = _reached(cadence, goal, since, now, only)
+        if exits and goal == exit_on:
+            exited = _reach_and_exit(reached, first, now)
+        else:
+            reached.filter(goal_at__isnull=True).update(goal_at=first)
+    if exits and goal != exit_on:
+        exited = (
+            _reached(cadence, exit_on, since, now, only)
+            .filter(status=EnrollmentStatus.ACTIVE)
+            .update(status=EnrollmentStatus.EXITED, exited_at=now, exit_reason="goal")
+        )
     if exited:
         Delivery.objects.filter(
             only("contact_id"),
@@ -566,6 +625,31 @@ def _goals(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str
             enrollment__status=EnrollmentStatus.EXITED,
         ).update(status=DeliveryStatus.CANCELLED, reason="exit event", updated_at=now)
     return exited
+
+
+def _reach_and_exit(reached: Any, first: Subquery, now: datetime) -> int:
+    """The usual régua, whose goal event is also its exit: in one pass over the events,
+    record the goal of every passage that reached it (a finished one too: it converted)
+    and end the active ones. How many it ended."""
+    active = Q(status=EnrollmentStatus.ACTIVE)
+
+    def if_active(value: Any, field: str) -> Case:
+        # Every SET of an UPDATE reads the row as it was: `status` is the old one.
+        return Case(When(active, then=Value(value)), default=F(field))
+
+    changed = update_returning(
+        reached.filter(Q(goal_at__isnull=True) | active),
+        {
+            "goal_at": Coalesce(F("goal_at"), first),
+            "status": if_active(EnrollmentStatus.EXITED, "status"),
+            "exited_at": if_active(now, "exited_at"),
+            "exit_reason": if_active("goal", "exit_reason"),
+        },
+        # Ended by this pass; a passage already over kept its status, reason and moment.
+        "CASE WHEN status = %s AND exit_reason = %s AND exited_at = %s THEN 1 ELSE 0 END",
+        [EnrollmentStatus.EXITED, "goal", connection.ops.adapt_datetimefield_value(now)],
+    )
+    return sum(ended for (ended,) in changed)
 
 
 def _recent(spec: dict, since: datetime, now: datetime) -> Any:

@@ -10,14 +10,17 @@ occurrence), so looking at an instant twice enrolls nobody twice.
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from regua.customers.models import Contact
 from regua.events.models import Event
 from regua.lib import dates_br
+from regua.lib.bulk import db_datetime_adapter
 
 # Events reach us late (a shop's batch, a retried call): an event trigger looks this far
 # behind its watermark. Later than that, an event is history and starts nothing.
@@ -236,32 +239,37 @@ def calendar_entries(
             yield Entry(contact_id, found[0].isoformat(), found[1])
 
 
-def inactivity_entries(trigger: dict, since: datetime, until: datetime, who: Q) -> Iterator[Entry]:
-    """Contacts whose last event of the chosen kinds is exactly `days` old in (since, until].
+def inactivity_last(
+    trigger: dict, since: datetime, until: datetime, who: Q
+) -> tuple[QuerySet[Event], str, list[Any]]:
+    """Contacts whose last event of the chosen kinds is exactly `days` old in (since,
+    until]: the query of each one's last event in the window that reaches `days` of
+    silence now (`contact_id`, `last`), and the condition over it, as `s`, that no later
+    such event exists up to `until` (SQL and params). The tick enrolls what passes
+    without reading it out (entered = last + days).
 
-    Driven from the events in the window that reaches `days` of silence now (the
-    (name, occurred_at) index) and kept only when no later such event exists (the
-    (contact, name, occurred_at) index): proportional to the window, not the history.
+    The window is read through the (name, occurred_at) index; the condition looks once
+    per contact, in contact order, into the (contact, name, occurred_at) index:
+    proportional to the window, not the history. (Looking once per event of the window,
+    in time order, read the same index pages again and again: 1.5x slower.)
     """
     silence = timedelta(days=trigger["days"])
-    kinds = trigger["events"]
-    later = Event.objects.filter(
-        contact_id=OuterRef("contact_id"),
-        name__in=kinds,
-        occurred_at__gt=OuterRef("occurred_at"),
-        occurred_at__lte=until,
+    kinds = list(trigger["events"])
+    last = (
+        Event.objects.filter(
+            who, name__in=kinds, occurred_at__gt=since - silence, occurred_at__lte=until - silence
+        )
+        .values("contact_id")
+        .annotate(last=Max("occurred_at"))
+        .order_by("contact_id")
     )
-    events = Event.objects.filter(
-        name__in=kinds, occurred_at__gt=since - silence, occurred_at__lte=until - silence
-    ).filter(~Exists(later), who)
-    last: dict[int, datetime] = {}
-    rows = events.order_by().values_list("contact_id", "occurred_at")
-    for contact_id, occurred_at in rows.iterator(chunk_size=5000):
-        if contact_id not in last or occurred_at > last[contact_id]:
-            last[contact_id] = occurred_at
-    for contact_id, occurred_at in last.items():
-        entered = occurred_at + silence
-        yield Entry(contact_id, f"i{entered:%Y%m%d%H%M}", entered)
+    table = connection.ops.quote_name(Event._meta.db_table)
+    later = (
+        f"NOT EXISTS (SELECT 1 FROM {table} later WHERE later.contact_id = s.contact_id "
+        f"AND later.name IN ({', '.join(['%s'] * len(kinds))}) "
+        "AND later.occurred_at > s.last AND later.occurred_at <= %s)"
+    )
+    return last, later, [*kinds, db_datetime_adapter()(until)]
 
 
 def attribute_entries(until: datetime, contacts: QuerySet[Contact]) -> Iterator[Entry]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.sql import UpdateQuery
 
 Adapter = Callable[[Any], Any]
 # SQLite binds at most 32,766 parameters to a statement.
@@ -362,3 +363,20 @@ def ids_taken_from(candidates: models.QuerySet) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return f"id = ANY(ARRAY({sql}))", list(params)
     return f"id IN ({sql})", list(params)
+
+
+def update_returning(
+    queryset: models.QuerySet, values: dict[str, Any], returning: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """`queryset.update(**values)` that returns, for each row it changed, `returning`: SQL
+    over the row as it is after the update, with `params` (one statement: UPDATE ...
+    RETURNING). The values come as the driver gives them."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    query.clear_select_clause()
+    sql, sql_params = query.get_compiler(connection.alias).as_sql()
+    if not sql:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {returning}", [*sql_params, *params])
+        return cursor.fetchall()
