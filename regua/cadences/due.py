@@ -93,23 +93,19 @@ def _naive_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
 
 
-@lru_cache(maxsize=64)
-def _time(text: str) -> time:
-    return time.fromisoformat(text)
-
-
-@lru_cache(maxsize=16)
-def _offset(amount: int, unit: str) -> Offset:
-    return Offset(amount, unit)
-
-
 @lru_cache(maxsize=256)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+@lru_cache(maxsize=64)
+def _window(start: str, end: str) -> tuple[time, time]:
+    return time.fromisoformat(start), time.fromisoformat(end)
+
+
+@lru_cache(maxsize=64)
+def _delta(amount: int, unit: str) -> Any:
+    return Offset(amount, unit)._delta()
 
 
 def _sqlite_due(
@@ -121,14 +117,18 @@ def _sqlite_due(
     start: str | None,
     end: str | None,
 ) -> str:
-    moment = due(
-        _utc(entered),
-        _offset(amount, unit),
-        rescheduled_at=_utc(rescheduled) if rescheduled else None,
-        zone=_zone(zone) if zone else None,
-        window=(_time(start), _time(end)) if start and end else None,
-    )
-    return _naive_utc(moment)
+    """due() over SQLite's naive UTC text, once per row of the tick's INSERT: the offset
+    and the reschedule in naive UTC (the same arithmetic, UTC having no daylight saving
+    time), the contact's zone only for a send window."""
+    moment = datetime.fromisoformat(entered) + _delta(amount, unit)
+    if rescheduled:
+        moment = max(moment, datetime.fromisoformat(rescheduled))
+    if zone and start and end:
+        instant = moment.replace(tzinfo=UTC)
+        inside = into_window(instant, _zone(zone), _window(start, end))
+        if inside is not instant:
+            return _naive_utc(inside)
+    return moment.isoformat(" ")
 
 
 def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
