@@ -241,7 +241,7 @@ def calendar_entries(
 
 def inactivity_last(
     trigger: dict, since: datetime, until: datetime, who: Q
-) -> tuple[QuerySet[Event], str, list[Any]]:
+) -> tuple[QuerySet[Any], str, list[Any]]:
     """Contacts whose last event of the chosen kinds is exactly `days` old in (since,
     until]: the query of each one's last event in the window that reaches `days` of
     silence now (`contact_id`, `last`), and the condition over it, as `s`, that no later
