@@ -18,7 +18,7 @@ how the preview dry-runs the next 30 days (inside a transaction it rolls back).
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -277,9 +277,9 @@ TICK_PLANNER = {"random_page_cost": "1.1", "jit": "off"}
 def _planner_settings() -> None:
     if connection.vendor != "postgresql":
         return
+    calls = ", ".join(["set_config(%s, %s, true)"] * len(TICK_PLANNER))
     with connection.cursor() as cursor:
-        for name, value in TICK_PLANNER.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        cursor.execute(f"SELECT {calls}", [item for pair in TICK_PLANNER.items() for item in pair])
 
 
 def cadence_tick(
@@ -444,24 +444,13 @@ def _enroll_events(
         events = events.annotate(
             nth=Window(RowNumber(), partition_by=F("contact_id"), order_by=["occurred_at", "id"])
         ).filter(nth=1)
-    created = db_datetime_adapter()(timezone.now())
-    return insert_select(
-        Enrollment,
-        ENROLLMENT_FIELDS,
-        [
-            "%s",
-            "s.contact_id",
-            "'e' || CAST(s.id AS TEXT)",
-            "s.occurred_at",
-            draws.in_share_sql("s.contact_id", cadence.key, cadence.holdout_percent),
-            "%s",
-            "s.id",
-            "''",
-            "%s",
-            "%s",
-        ],
+    return _insert_enrollments(
+        cadence,
         events.order_by().values("contact_id", "id", "occurred_at"),
-        [cadence.pk, EnrollmentStatus.ACTIVE, created, created],
+        contact="s.contact_id",
+        occurrence="'e' || CAST(s.id AS TEXT)",
+        entered="s.occurred_at",
+        trigger_event="s.id",
     )
 
 
@@ -479,26 +468,14 @@ def _enroll_inactivity(
     else:
         occurrence = f"'i' || strftime('%%Y%%m%%d%%H%%M', {entered})"
     last, silent, silent_params = triggers.inactivity_last(cadence.trigger, since, now, who)
-    created = db_datetime_adapter()(timezone.now())
-    return insert_select(
-        Enrollment,
-        ENROLLMENT_FIELDS,
-        [
-            "%s",
-            "s.contact_id",
-            occurrence,
-            entered,
-            draws.in_share_sql("s.contact_id", cadence.key, cadence.holdout_percent),
-            "%s",
-            "NULL",
-            "''",
-            "%s",
-            "%s",
-        ],
+    return _insert_enrollments(
+        cadence,
         last,
-        [cadence.pk, EnrollmentStatus.ACTIVE, created, created],
-        silent,
-        silent_params,
+        contact="s.contact_id",
+        occurrence=occurrence,
+        entered=entered,
+        where=silent,
+        where_params=silent_params,
     )
 
 
@@ -511,25 +488,52 @@ def cadence_enroll(*, cadence: Cadence, contacts: Q, now: datetime) -> int:
     """
     who = _admission(cadence, now)
     members = Contact.objects.filter(contacts).filter(who("pk")).order_by().values("id")
-    at = db_datetime_adapter()(now)
+    return _insert_enrollments(
+        cadence,
+        members,
+        contact="s.id",
+        occurrence="%s",
+        entered="%s",
+        params=[f"m{now:%Y%m%d%H%M%S}", db_datetime_adapter()(now)],
+    )
+
+
+def _insert_enrollments(
+    cadence: Cadence,
+    source: Any,
+    *,
+    contact: str,
+    occurrence: str,
+    entered: str,
+    trigger_event: str = "NULL",
+    params: Sequence[Any] = (),
+    where: str = "1 = 1",
+    where_params: Sequence[Any] = (),
+) -> int:
+    """INSERT ... SELECT of active passages through `cadence` from `source` (as `s`),
+    ignoring those that exist: `contact`, `occurrence`, `entered` and `trigger_event` are
+    SQL over its columns, `params` filling their placeholders in that order; the holdout
+    is drawn on the contact as for every entry. How many entered."""
     created = db_datetime_adapter()(timezone.now())
     return insert_select(
         Enrollment,
         ENROLLMENT_FIELDS,
         [
             "%s",
-            "s.id",
+            contact,
+            occurrence,
+            entered,
+            draws.in_share_sql(contact, cadence.key, cadence.holdout_percent),
             "%s",
-            "%s",
-            draws.in_share_sql("s.id", cadence.key, cadence.holdout_percent),
-            "%s",
-            "NULL",
+            trigger_event,
             "''",
             "%s",
             "%s",
         ],
-        members,
-        [cadence.pk, f"m{now:%Y%m%d%H%M%S}", at, EnrollmentStatus.ACTIVE, created, created],
+        source,
+        [cadence.pk, *params, EnrollmentStatus.ACTIVE, created, created],
+        where,
+        where_params,
     )
 
 
