@@ -1,11 +1,11 @@
 """Production-shaped figures (issue 7): the load test, and one worker against two.
 
 `load()` starts, on loopback, what a production install runs: gunicorn, `workers`
-delivery workers (each sending to its own discarding aiosmtpd server, so the server is
-not what is measured), and locust with `users` simulated users (locustfile.py): the team
-browsing contacts, dossiers, the agenda and the dashboard, and the shop's API posting
-event batches. It stops by itself after `minutes`, and reports p50/p95/p99 and errors
-per page and the e-mails sent per second meanwhile.
+delivery workers (each sending to its own discarding SMTP server, `engine.sink_name`, so
+the server is not what is measured), and locust with `users` simulated users
+(locustfile.py): the team browsing contacts, dossiers, the agenda and the dashboard, and
+the shop's API posting event batches. It stops by itself after `minutes`, and reports
+p50/p95/p99 and errors per page and the e-mails sent per second meanwhile.
 
 `sending_scale()` sends the same due messages with one worker, then with two, and
 compares the rates: each rate is the messages sent divided by the time between the
@@ -31,7 +31,7 @@ from regua.customers.models import Contact
 from regua.events.models import Event
 from regua.users.models import ApiKey, Role, User
 
-from .engine import _bench_regua, _reschedule, _sink, bench_regua_remove
+from .engine import _bench_regua, _reschedule, _sink, bench_regua_remove, sink_name
 from .measure import _free_port, _wait_for
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -115,6 +115,7 @@ def sending_scale(messages: int = 20_000, runs: int = 3) -> dict[str, Any]:
         "two_workers_per_s": two,
         "ratio": two / one,
         "cores": os.cpu_count(),
+        "smtp_server": sink_name(),
     }
 
 
@@ -142,7 +143,12 @@ def _contacts_file(directory: Path, sample: int = 5000) -> Path:
 
 
 def load(
-    *, users: int = 50, minutes: float = 10, workers: int = 2, web: int = 4, messages: int = 300_000
+    *,
+    users: int = 50,
+    minutes: float = 10,
+    workers: int = 2,
+    web: int = 4,
+    messages: int = 1_000_000,
 ) -> dict[str, Any]:
     directory = Path(settings.VAR_DIR) / "load"
     directory.mkdir(exist_ok=True)
@@ -193,6 +199,8 @@ def load(
             Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SENT).count()
             - sent_before
         )
+        # None left means the workers ran out of work: the rate is then a lower bound.
+        left = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SCHEDULED).count()
     finally:
         _stop(processes)
         bench_regua_remove(cadence)
@@ -206,7 +214,9 @@ def load(
         "pages": _locust_stats(Path(f"{prefix}_stats.csv")),
         "sent": sent,
         "sent_per_s": sent / seconds,
+        "left_unsent": left,
         "cores": os.cpu_count(),
+        "smtp_server": sink_name(),
     }
 
 

@@ -85,7 +85,8 @@ class Command(BaseCommand):
         parser.add_argument("--load-minutes", type=float, default=10)
         parser.add_argument("--load-workers", type=int, default=2)
         parser.add_argument("--load-web", type=int, default=4, help="gunicorn processes")
-        parser.add_argument("--load-messages", type=int, default=300_000)
+        # Enough that two workers sending 1,000/s for 10 minutes do not run out.
+        parser.add_argument("--load-messages", type=int, default=1_000_000)
         parser.add_argument("--erase-runs", type=int, default=5)
         parser.add_argument("--history-events", type=int, default=50_000_000)
         parser.add_argument(
@@ -405,7 +406,8 @@ class Command(BaseCommand):
                 )
             self._line(
                 f"sent during the load ({figures['workers']} workers)",
-                f"{figures['sent_per_s']:.0f} e-mails/s",
+                f"{figures['sent_per_s']:.0f} e-mails/s"
+                + ("" if figures["left_unsent"] else " (ran out of messages: at least that)"),
                 figures["sent_per_s"] / 1000,
             )
         text = json.dumps(report, indent=2, default=str)
