@@ -307,7 +307,9 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["enrollment", "step"], name="delivery_identity"),
         ]
         indexes = [
-            models.Index(fields=["status", "due_at"], name="delivery_queue_idx"),
+            # The claim's order (due_at, id) in full: a campaign gives thousands of rows
+            # the same due moment, and without the id every claim sorted all of them.
+            models.Index(fields=["status", "due_at", "id"], name="delivery_queue_idx"),
             models.Index(fields=["contact", "sent_at"], name="delivery_contact_sent_idx"),
             models.Index(fields=["step", "status"], name="delivery_step_idx"),
         ]
