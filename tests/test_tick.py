@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from regua.agenda.models import Task
@@ -259,6 +260,77 @@ def test_an_event_reported_a_little_late_still_enrolls(customer) -> None:  # typ
     event(clara, "signup", T0 + timedelta(minutes=5))
     tick(now=T0 + timedelta(minutes=20))
     assert sent_to(clara) == ["Olá, Cliente"]
+
+
+def test_a_late_event_behind_the_watermark_gets_its_first_message_in_the_same_tick(
+    customer,
+) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+    clara, davi = customer(), customer()
+    with time_machine.travel(T0 + timedelta(minutes=40), tick=False):
+        tick(now=T0 + timedelta(minutes=40))
+    # at 10:50 the shop reports two signups: clara's from 10:02, 38 minutes behind the
+    # last tick (its welcome is overdue at once), davi's from 10:49
+    with time_machine.travel(T0 + timedelta(minutes=50), tick=False):
+        event(clara, "signup", T0 + timedelta(minutes=2))
+        event(davi, "signup", T0 + timedelta(minutes=49))
+        tick(now=T0 + timedelta(minutes=50))
+    assert sent_to(clara) == ["Olá, Cliente"] and sent_to(davi) == ["Olá, Cliente"]
+    assert Delivery.objects.get(contact=clara).due_at == T0 + timedelta(minutes=2)
+
+
+def test_an_event_trigger_reads_behind_its_watermark_only_what_arrived_since(customer) -> None:  # type: ignore[no-untyped-def]
+    from regua.cadences.triggers import EVENT_LATENESS, RECENT, trigger_events
+
+    since = T0 + timedelta(hours=2)
+    contact = customer()
+    names = {}
+    for key, occurred, received in [
+        ("seen by the last tick", since - timedelta(minutes=30), since - timedelta(minutes=30)),
+        ("received late", since - timedelta(minutes=31), since + timedelta(minutes=1)),
+        ("new", since + timedelta(minutes=1), since + timedelta(minutes=1)),
+        ("too late", since - EVENT_LATENESS - timedelta(minutes=1), since + timedelta(minutes=1)),
+        # stamped just before the watermark, perhaps committed after the last tick read
+        ("just before", since - RECENT + timedelta(seconds=30), since - RECENT * 3),
+        ("received just before", since - timedelta(minutes=20), since - RECENT / 2),
+        ("received before", since - timedelta(minutes=21), since - RECENT * 2),
+    ]:
+        with time_machine.travel(received, tick=False):
+            names[event(contact, "signup", occurred, note=key).pk] = key
+    read = trigger_events({"event": "signup"}, since, since + timedelta(minutes=2))
+    assert sorted(names[pk] for pk in read.values_list("pk", flat=True)) == [
+        "just before",
+        "new",
+        "received just before",
+        "received late",
+    ]
+
+
+def test_a_finished_passage_is_completed_by_the_first_tick_of_the_next_minute(customer) -> None:  # type: ignore[no-untyped-def]
+    regua("{kind: event, event: signup}")
+    ana = customer()
+    event(ana, "signup", T0 + timedelta(seconds=1))
+    tick(now=T0 + timedelta(seconds=10))
+    assert sent_to(ana) == ["Olá, Cliente"]
+    tick(now=T0 + timedelta(seconds=40))
+    assert Enrollment.objects.get(contact=ana).status == "active"
+    tick(now=T0 + timedelta(seconds=70))
+    passage = Enrollment.objects.get(contact=ana)
+    assert (passage.status, passage.exited_at) == ("completed", T0 + timedelta(seconds=70))
+
+
+def test_a_broadcast_committed_just_behind_the_watermark_is_still_scheduled(customer) -> None:  # type: ignore[no-untyped-def]
+    from regua.cadences.tick import cadence_enroll
+
+    cadence = regua("{kind: manual}")
+    ana = customer()
+    # The broadcast takes its moment at 10:09; a tick reads at 10:10 before it commits
+    tick(now=T0 + timedelta(minutes=10))
+    assert (
+        cadence_enroll(cadence=cadence, contacts=Q(pk=ana.pk), now=T0 + timedelta(minutes=9)) == 1
+    )
+    tick(now=T0 + timedelta(minutes=11))
+    assert sent_to(ana) == ["Olá, Cliente"]
 
 
 def test_the_tick_command_prints_one_json_summary_line_and_dry_run_writes_nothing(customer) -> None:  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ from regua.lib.bulk import (
     db_datetime_adapter,
     insert_many,
     insert_select,
+    insert_select_earliest,
     statistics_refresh,
     update_returning,
 )
@@ -264,6 +265,14 @@ def _lock(cadence: Cadence, partition: Partition | None) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _lock_waiting(cadence: Cadence) -> None:
+    """PostgreSQL: take the whole régua for this transaction, waiting for the tick that
+    has it (SQLite serialises writers already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REGUA_LOCK, cadence.pk])
+
+
 # PostgreSQL's planner, for the tick's transactions only (SET LOCAL). Its queries join a
 # day's entries (thousands of rows) to the contacts and events through their indexes,
 # whose pages the tick has just read, so a random read costs about what a sequential one
@@ -308,24 +317,32 @@ def cadence_tick(
         if any(step.may_become_task for step in steps)
         else None
     )
+    earliest = None  # the earliest entry this tick enrolled: a late event's is behind
     if since < now:
         horizon = _horizon(cadence, steps, since, now, dedicated=dedicated)
-        enrolled = _enroll(cadence, horizon, now, only)
+        enrolled, earliest = _enroll(cadence, horizon, now, only)
         _statistics_keep_up(Enrollment, enrolled, partition)
         tally.enrolled += enrolled
         tally.exited += _goals(cadence, since, now, only)
     for step in steps:
         scheduled, skipped, expired = _schedule(
-            cadence, step, now, marks=marks, only=only, dedicated=dedicated
+            cadence, step, now, marks=marks, only=only, dedicated=dedicated, earliest=earliest
         )
         _statistics_keep_up(Delivery, scheduled + skipped, partition)
         tally.scheduled += scheduled
         tally.skipped += skipped
         tally.expired += expired
-    tally.completed += _complete(cadence, steps, now, only)
+    if _minute(since) != _minute(now):
+        # Once a minute is soon enough to free a contact for re-entry, and the check reads
+        # every passage still waiting for a message: a campaign's 300,000 took 0.3 s.
+        tally.completed += _complete(cadence, steps, now, only)
     if since < now:
         marks.enrolled(now)
     return steps
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
 
 
 def _only(partition: Partition | None) -> Callable[[str], Q]:
@@ -403,7 +420,10 @@ ENROLLMENT_FIELDS = [
 ]
 
 
-def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> int:
+Enrolled = tuple[int, datetime | None]  # how many entered, and the earliest entry of them
+
+
+def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]) -> Enrolled:
     if cadence.trigger_kind == "event":
         return _enroll_events(cadence, since, now, only)
     if cadence.trigger_kind == "inactivity":
@@ -412,8 +432,12 @@ def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[st
     if cadence.reentry != Reentry.EACH_OCCURRENCE or cadence.trigger_kind == "attribute":
         entries = _first_per_contact(entries)
     created = timezone.now()
-    rows = (
-        (
+    earliest: list[datetime] = []
+
+    def row(entry: triggers.Entry) -> tuple:
+        if not earliest or entry.entered_at < earliest[0]:  # of those offered: a bound
+            earliest[:] = [entry.entered_at]
+        return (
             cadence.pk,
             entry.contact_id,
             entry.occurrence,
@@ -425,17 +449,17 @@ def _enroll(cadence: Cadence, since: datetime, now: datetime, only: Callable[[st
             created,
             created,
         )
-        for entry in entries
-    )
-    return sum(
+
+    enrolled = sum(
         insert_many(Enrollment, ENROLLMENT_FIELDS, chunk, ignore_conflicts=True)
-        for chunk in _chunks(rows)
+        for chunk in _chunks(row(entry) for entry in entries)
     )
+    return enrolled, earliest[0] if enrolled else None
 
 
 def _enroll_events(
     cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]
-) -> int:
+) -> Enrolled:
     """The busiest trigger, enrolled in one INSERT ... SELECT from the events."""
     events = triggers.trigger_events(cadence.trigger, since, now).filter(
         only("contact_id"), _admission(cadence, now)("contact_id")
@@ -456,7 +480,7 @@ def _enroll_events(
 
 def _enroll_inactivity(
     cadence: Cadence, since: datetime, now: datetime, only: Callable[[str], Q]
-) -> int:
+) -> Enrolled:
     """Those who fell silent, enrolled in one INSERT ... SELECT from their last events:
     entered when the silence reached its length, one passage per silence (the occurrence
     is that minute, in UTC)."""
@@ -488,14 +512,19 @@ def cadence_enroll(*, cadence: Cadence, contacts: Q, now: datetime) -> int:
     """
     who = _admission(cadence, now)
     members = Contact.objects.filter(contacts).filter(who("pk")).order_by().values("id")
-    return _insert_enrollments(
-        cadence,
-        members,
-        contact="s.id",
-        occurrence="%s",
-        entered="%s",
-        params=[f"m{now:%Y%m%d%H%M%S}", db_datetime_adapter()(now)],
-    )
+    with transaction.atomic():
+        # No tick of the régua runs while these are written, so none can read past them
+        # before they commit; one that held it a moment before looks back triggers.RECENT.
+        _lock_waiting(cadence)
+        entered, _first = _insert_enrollments(
+            cadence,
+            members,
+            contact="s.id",
+            occurrence="%s",
+            entered="%s",
+            params=[f"m{now:%Y%m%d%H%M%S}", db_datetime_adapter()(now)],
+        )
+    return entered
 
 
 def _insert_enrollments(
@@ -509,13 +538,13 @@ def _insert_enrollments(
     params: Sequence[Any] = (),
     where: str = "1 = 1",
     where_params: Sequence[Any] = (),
-) -> int:
+) -> Enrolled:
     """INSERT ... SELECT of active passages through `cadence` from `source` (as `s`),
     ignoring those that exist: `contact`, `occurrence`, `entered` and `trigger_event` are
     SQL over its columns, `params` filling their placeholders in that order; the holdout
-    is drawn on the contact as for every entry. How many entered."""
+    is drawn on the contact as for every entry. How many entered, and the earliest entry."""
     created = db_datetime_adapter()(timezone.now())
-    return insert_select(
+    return insert_select_earliest(
         Enrollment,
         ENROLLMENT_FIELDS,
         [
@@ -531,6 +560,7 @@ def _insert_enrollments(
             "%s",
         ],
         source,
+        "entered_at",
         [cadence.pk, *params, EnrollmentStatus.ACTIVE, created, created],
         where,
         where_params,
@@ -694,9 +724,15 @@ def _schedule(
     marks: Watermarks,
     only: Callable[[str], Q],
     dedicated: Q | None = None,
+    earliest: datetime | None = None,
 ) -> tuple[int, int, int]:
     """Create the deliveries of `step` that fell due by `now`; (scheduled, skipped,
     expired).
+
+    It looks at the passages whose due moment the clock has passed since the step's
+    watermark; and behind it, for those without this step's delivery yet, at the ones
+    committed a moment late by another process (triggers.RECENT) and at the late ones
+    this tick enrolled, from `earliest`, the earliest entry among them.
 
     Deliveries that fell due longer ago than the step's lateness limit (a tick catching
     up after an outage) are not created, only counted as expired: they could not go out.
@@ -705,11 +741,13 @@ def _schedule(
     """
     offset = step.parsed_offset
     lower = marks.scheduled_since(step)
-    slack = triggers.EVENT_LATENESS + (MONTH_SLACK if offset.unit == "mo" else timedelta(0))
-    start, end = (
-        step.entered_by(lower) - slack,
-        step.entered_by(now) + slack - triggers.EVENT_LATENESS,
-    )
+    # A month is not a fixed length: the range reaches a few days further each way and
+    # the due moment decides.
+    months = MONTH_SLACK if offset.unit == "mo" else timedelta(0)
+    seen, end = step.entered_by(lower) - months, step.entered_by(now) + months
+    start = seen - triggers.RECENT
+    if earliest is not None and earliest <= start:
+        start = earliest - timedelta(microseconds=1)
     if end <= start:
         return 0, 0, 0
     passages = Enrollment.objects.filter(
@@ -723,9 +761,13 @@ def _schedule(
             cadence, step, passages.filter(entered_at__gt=start, entered_at__lte=cut), cut
         )
         start = cut
-    # Those who already have this step's delivery (the range overlaps the previous one
-    # by the lateness slack) are turned away by its unique key: no anti-join to plan.
     pending = passages.filter(entered_at__gt=start, entered_at__lte=end)
+    if start < seen:
+        # Behind the watermark most passages have this step's delivery already: they are
+        # left out here, not turned away one by one by its unique key (a burst of
+        # 300,000 entries cost 1.4 s a tick that way). Ahead of it nobody has one.
+        had = Delivery.objects.filter(enrollment=OuterRef("pk"), step=step)
+        pending = pending.filter(Q(entered_at__gt=seen) | ~Exists(had))
     condition = conditions.to_q(step.condition, today=now.date())
     ab = any(isinstance(m, dict) and m.get("subject_b") for m in (step.message or {}).values())
     # Rows entered after `start` fall due after offset.after(start): a reschedule moment
@@ -747,8 +789,6 @@ def _schedule(
     select += ["%s", "%s"]
     stamp = db_datetime_adapter()
     created = stamp(timezone.now())
-    # A month is not a fixed length: the range reaches a few days further and the
-    # due moment decides.
     where, where_params = (f"{due} <= %s", [stamp(now)]) if offset.unit == "mo" else ("1 = 1", [])
 
     def insert(source: Any, status: str, reason: str) -> int:

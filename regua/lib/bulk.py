@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.models.sql import UpdateQuery
+from django.utils.dateparse import parse_datetime
 
 Adapter = Callable[[Any], Any]
 # SQLite binds at most 32,766 parameters to a statement.
@@ -325,6 +326,54 @@ def insert_select(
     taking the next of `params` (datetimes in the database's form: db_datetime_adapter);
     `where` filters over the same columns. Returns how many rows were inserted.
     """
+    sql, sql_params = _insert_select_sql(model, fields, select, source, params, where, where_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, sql_params)
+        return max(cursor.rowcount, 0)
+
+
+def insert_select_earliest(
+    model: type[models.Model],
+    fields: Sequence[str],
+    select: Sequence[str],
+    source: models.QuerySet,
+    earliest: str,
+    params: Sequence[Any] = (),
+    where: str = "1 = 1",
+    where_params: Sequence[Any] = (),
+) -> tuple[int, datetime | None]:
+    """`insert_select` that also says the earliest value of the datetime field `earliest`
+    among the rows it inserted (None when it inserted none)."""
+    sql, sql_params = _insert_select_sql(model, fields, select, source, params, where, where_params)
+    column = connection.ops.quote_name(model._meta.get_field(earliest).column)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH inserted AS ({sql} RETURNING {column}) "
+                f"SELECT count(*), min({column}) FROM inserted",
+                sql_params,
+            )
+            count, first = cursor.fetchone()
+            return count, first
+        # SQLite has no INSERT in a WITH: the rows come back, one value each.
+        cursor.execute(f"{sql} RETURNING {column}", sql_params)
+        values = [value for (value,) in cursor.fetchall()]
+    if not values:
+        return 0, None
+    # Stored as text in one format (naive UTC), which sorts as the moments do.
+    first = parse_datetime(str(min(values)))
+    return len(values), first.replace(tzinfo=UTC) if first is not None else None
+
+
+def _insert_select_sql(
+    model: type[models.Model],
+    fields: Sequence[str],
+    select: Sequence[str],
+    source: models.QuerySet,
+    params: Sequence[Any],
+    where: str,
+    where_params: Sequence[Any],
+) -> tuple[str, list[Any]]:
     columns, _adapters = _prepare(model, fields)
     inner, inner_params = source.query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
@@ -333,9 +382,7 @@ def insert_select(
         # Always a WHERE: SQLite's parser needs one before ON CONFLICT.
         f"FROM ({inner}) AS s WHERE {where} ON CONFLICT DO NOTHING"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *inner_params, *where_params])
-        return max(cursor.rowcount, 0)
+    return sql, [*params, *inner_params, *where_params]
 
 
 @contextmanager
