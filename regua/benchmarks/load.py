@@ -49,8 +49,11 @@ def _env(smtp_port: int | None = None) -> dict[str, str]:
     return env
 
 
-def _start_workers(count: int, *, batch: bool) -> tuple[list[subprocess.Popen[bytes]], list[Any]]:
-    """`count` delivery workers, each with its own SMTP sink."""
+def _start_workers(
+    count: int, *, batch: bool, nice: int = 0
+) -> tuple[list[subprocess.Popen[bytes]], list[Any]]:
+    """`count` delivery workers, each with its own SMTP sink, at `nice` (docs/deploy.md:
+    on a machine that also serves the pages, the workers yield the CPU to them)."""
     sinks, workers = [], []
     for _ in range(count):
         port = _free_port()
@@ -62,6 +65,7 @@ def _start_workers(count: int, *, batch: bool) -> tuple[list[subprocess.Popen[by
                 env=_env(port),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
             )
         )
     return workers, sinks
@@ -149,6 +153,7 @@ def load(
     workers: int = 2,
     web: int = 4,
     messages: int = 1_000_000,
+    worker_nice: int = 0,
 ) -> dict[str, Any]:
     directory = Path(settings.VAR_DIR) / "load"
     directory.mkdir(exist_ok=True)
@@ -168,7 +173,7 @@ def load(
     processes: list[Any] = [web_server]
     try:
         _wait_for(port)
-        started_workers, sinks = _start_workers(workers, batch=False)
+        started_workers, sinks = _start_workers(workers, batch=False, nice=worker_nice)
         processes += started_workers + sinks
         prefix = directory / "locust"
         locust_env = {
@@ -215,6 +220,7 @@ def load(
         "sent": sent,
         "sent_per_s": sent / seconds,
         "left_unsent": left,
+        "worker_nice": worker_nice,
         "cores": os.cpu_count(),
         "smtp_server": sink_name(),
     }

@@ -87,6 +87,12 @@ class Command(BaseCommand):
         parser.add_argument("--load-web", type=int, default=4, help="gunicorn processes")
         # Enough that two workers sending 1,000/s for 10 minutes do not run out.
         parser.add_argument("--load-messages", type=int, default=1_000_000)
+        parser.add_argument(
+            "--load-worker-nice",
+            type=int,
+            default=0,
+            help="run the workers at this niceness (docs/deploy.md: Nice=10 beside the web)",
+        )
         parser.add_argument("--erase-runs", type=int, default=5)
         parser.add_argument("--history-events", type=int, default=50_000_000)
         parser.add_argument(
@@ -395,6 +401,7 @@ class Command(BaseCommand):
                 workers=options["load_workers"],
                 web=options["load_web"],
                 messages=options["load_messages"],
+                worker_nice=options["load_worker_nice"],
             )
             for name, row in figures["pages"].items():
                 target = 100 if name.startswith("POST /api/") else 300
