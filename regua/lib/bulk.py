@@ -345,7 +345,9 @@ def insert_select_earliest(
     """`insert_select` that also says the earliest value of the datetime field `earliest`
     among the rows it inserted (None when it inserted none)."""
     sql, sql_params = _insert_select_sql(model, fields, select, source, params, where, where_params)
-    column = connection.ops.quote_name(model._meta.get_field(earliest).column)
+    field = model._meta.get_field(earliest)
+    assert isinstance(field, models.DateTimeField)
+    column = connection.ops.quote_name(str(field.column))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
