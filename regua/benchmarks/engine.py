@@ -65,12 +65,15 @@ def sink_name() -> str:
     the processes being measured. `REGUA_BENCH_SINK=aiosmtpd` picks aiosmtpd anyway.
     """
     wanted = os.environ.get("REGUA_BENCH_SINK", "")
-    if wanted != "aiosmtpd" and _smtp_sink_path():
+    if wanted not in ("", "aiosmtpd", "smtp-sink"):
+        raise RuntimeError(f"REGUA_BENCH_SINK={wanted!r}: say 'smtp-sink' or 'aiosmtpd'")
+    if wanted == "aiosmtpd":
+        return "aiosmtpd"
+    if _smtp_sink_path():
         return "smtp-sink"
-    if wanted not in ("", "aiosmtpd"):
+    if wanted == "smtp-sink":
         raise RuntimeError(
-            f"REGUA_BENCH_SINK={wanted!r}: smtp-sink is not installed "
-            "(apt-get install --no-install-recommends postfix), or say 'aiosmtpd'"
+            "smtp-sink is not installed (apt-get install --no-install-recommends postfix)"
         )
     return "aiosmtpd"
 
