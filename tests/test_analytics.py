@@ -235,6 +235,47 @@ def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
 
 
 @pytest.mark.django_db
+def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
+    make_contact, django_assert_num_queries, time_machine
+) -> None:
+    from regua.analytics import recommendations
+    from regua.commerce.models import OrderItem, Product
+
+    # given: coffee sold twice, tea once
+    time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
+    coffee = Product.objects.create(sku="CAFE", name="Café", price=10)
+    tea = Product.objects.create(sku="CHA", name="Chá", price=8)
+    order = _order(make_contact(), datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
+    for product in (coffee, coffee, tea):
+        OrderItem.objects.create(order=order, product=product, sku=product.sku, unit_price=10)
+    assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
+    # when: tea outsells coffee, and another process (no copy of its own) asks
+    for _ in range(3):
+        OrderItem.objects.create(order=order, product=tea, sku="CHA", unit_price=8)
+    recommendations._popular_cache = None
+    with django_assert_num_queries(1):  # the shared cache's read, no count
+        shared = [p["sku"] for p in recommendations._popular()]
+    # then: it reads the first count from the shared cache
+    assert shared == ["CAFE", "CHA"]
+    # when: the list is stale while another process holds the refresh
+    time_machine.move_to(datetime(2026, 7, 1, 12, 11, tzinfo=UTC), tick=False)
+    recommendations._popular_cache = None
+    from django.core.cache import caches
+
+    caches["shared"].add(f"{recommendations.POPULAR_KEY}:refresh", 1, 300)
+    # then: this one keeps the stale list rather than count too
+    assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
+    # when: the refresh is free again
+    caches["shared"].delete(f"{recommendations.POPULAR_KEY}:refresh")
+    recommendations._popular_cache = None
+    # then: the first process to ask counts again, and the others read its count
+    assert [p["sku"] for p in recommendations._popular()] == ["CHA", "CAFE"]
+    recommendations._popular_cache = None
+    with django_assert_num_queries(1):
+        assert [p["sku"] for p in recommendations._popular()] == ["CHA", "CAFE"]
+
+
+@pytest.mark.django_db
 def test_refresh_stores_cross_sell_pairs_that_drive_recommendations_and_the_dossier(
     make_contact, client_for, manager
 ) -> None:

@@ -132,6 +132,57 @@ def test_the_worker_loop_beats_counts_its_errors_and_goes_on(
     assert beat.tick_seconds is not None and beat.tick_seconds >= 0
 
 
+def test_a_worker_with_a_send_rate_sends_a_second_s_worth_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from regua.core.management.commands.worker import Command
+
+    # given: 350 messages due, a worker allowed 100 a second, and a clock that only
+    # moves when the worker sleeps (sending takes no time at all)
+    settings.REGUA_SEND_RATE, settings.REGUA_SEND_BATCH = 100, 500
+    clock, queue, sends = [1000.0], [350], []
+    monkeypatch.setattr("regua.core.management.commands.worker.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr(
+        "regua.core.management.commands.worker.time.sleep",
+        lambda seconds: clock.__setitem__(0, clock[0] + seconds),
+    )
+
+    def send_due(*, batch_size: int, **kwargs: Any) -> int:
+        taken = min(batch_size, queue[0])
+        queue[0] -= taken
+        sends.append((round(clock[0] - 1000, 2), batch_size, taken))
+        return taken
+
+    monkeypatch.setattr("regua.cadences.sending.send_due", send_due)
+    monkeypatch.setattr(Command, "_tick", lambda self, worker: False)
+    monkeypatch.setattr(Command, "_due_work", lambda self: None)
+    monkeypatch.setattr("regua.core.management.commands.worker.close_old_connections", lambda: None)
+    # when: it runs until nothing is due
+    call_command("worker", only="deliveries", batch=True, interval=0)
+    # then: batches of a second's worth, a second apart, and a last look when it may
+    assert sends == [(0, 100, 100), (1, 100, 100), (2, 100, 100), (3, 100, 50), (3.5, 100, 0)]
+
+
+def test_a_send_pace_without_a_rate_sends_whole_batches_back_to_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from regua.core.management.commands.worker import SendPace
+
+    clock = [50.0]
+    monkeypatch.setattr("regua.core.management.commands.worker.time.monotonic", lambda: clock[0])
+    pace = SendPace(0, 500)
+    pace.spent(500, clock[0])
+    assert (pace.batch, pace.ready(), pace.wait()) == (500, True, 0.0)
+    # a cap above the batch keeps the batch; a slow batch leaves no wait behind it
+    pace = SendPace(600, 500)
+    pace.spent(500, clock[0])
+    assert (pace.batch, pace.ready(), round(pace.wait(), 3)) == (500, False, 0.833)
+    clock[0] += 1.0  # the next batch starts, and takes two seconds to go out
+    pace.spent(500, clock[0])
+    clock[0] += 2.0
+    assert (pace.ready(), pace.wait()) == (True, 0.0)
+
+
 # /healthz --------------------------------------------------------------------------------
 
 

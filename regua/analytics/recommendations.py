@@ -8,6 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import caches
 from django.db.models import Count
 
 from regua.commerce.models import Product
@@ -52,22 +53,37 @@ def _product(product: Product) -> dict[str, Any]:
 
 
 _popular_cache: tuple[float, list[dict[str, Any]]] | None = None
-POPULAR_SECONDS = 600
+POPULAR_SECONDS = 600  # how old the best sellers may be
+POPULAR_LOCAL_SECONDS = 60  # how long a process keeps them without asking the shared cache
+POPULAR_KEY = "analytics:best-sellers"
 
 
 def _popular(limit: int = 20) -> list[dict[str, Any]]:
     """The best-selling active products: what fills recommendations beyond the pairs.
 
-    Counting sales reads every order item, so a worker keeps the answer for ten minutes.
+    Counting sales reads every order item, seconds on a large base, so the list lives in
+    the shared cache (settings.CACHES["shared"]) for ten minutes: one process counts and
+    every web process and worker reads it. When it is stale, the one process that takes
+    the refresh key counts again while the others keep using the stale list; each process
+    also keeps its copy for a minute, so a page costs no cache read.
     """
     global _popular_cache
-    if _popular_cache is not None and time.monotonic() - _popular_cache[0] < POPULAR_SECONDS:
+    now = time.time()
+    if _popular_cache is not None and now - _popular_cache[0] < POPULAR_LOCAL_SECONDS:
         return _popular_cache[1]
+    shared = caches["shared"]
+    stored = shared.get(POPULAR_KEY)
+    fresh = stored is not None and now - stored[0] < POPULAR_SECONDS
+    if stored is not None and (fresh or not shared.add(f"{POPULAR_KEY}:refresh", 1, 300)):
+        _popular_cache = (now, stored[1])
+        return stored[1]
     rows = (
         Product.objects.filter(active=True)
         .annotate(sold=Count("order_items"))
         .order_by("-sold", "name")[:limit]
     )
     found = [_product(p) for p in rows]
-    _popular_cache = (time.monotonic(), found)
+    shared.set(POPULAR_KEY, (time.time(), found), POPULAR_SECONDS * 6)
+    shared.delete(f"{POPULAR_KEY}:refresh")
+    _popular_cache = (time.time(), found)
     return found

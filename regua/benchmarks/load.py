@@ -50,10 +50,11 @@ def _env(smtp_port: int | None = None) -> dict[str, str]:
 
 
 def _start_workers(
-    count: int, *, batch: bool, nice: int = 0
+    count: int, *, batch: bool, nice: int = 0, send_rate: float = 0
 ) -> tuple[list[subprocess.Popen[bytes]], list[Any]]:
-    """`count` delivery workers, each with its own SMTP sink, at `nice` (docs/deploy.md:
-    on a machine that also serves the pages, the workers yield the CPU to them)."""
+    """`count` delivery workers, each with its own SMTP sink, at `nice` and sending at
+    most `send_rate` messages a second (docs/deploy.md: on a machine that also serves the
+    pages, the workers leave the CPU to them)."""
     sinks, workers = [], []
     for _ in range(count):
         port = _free_port()
@@ -62,7 +63,7 @@ def _start_workers(
         workers.append(
             subprocess.Popen(
                 [*command, "--batch"] if batch else command,
-                env=_env(port),
+                env={**_env(port), "REGUA_SEND_RATE": str(send_rate)},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=(lambda: os.nice(nice)) if nice else None,
@@ -154,6 +155,7 @@ def load(
     web: int = 4,
     messages: int = 1_000_000,
     worker_nice: int = 0,
+    send_rate: float = 0,
 ) -> dict[str, Any]:
     directory = Path(settings.VAR_DIR) / "load"
     directory.mkdir(exist_ok=True)
@@ -173,7 +175,9 @@ def load(
     processes: list[Any] = [web_server]
     try:
         _wait_for(port)
-        started_workers, sinks = _start_workers(workers, batch=False, nice=worker_nice)
+        started_workers, sinks = _start_workers(
+            workers, batch=False, nice=worker_nice, send_rate=send_rate
+        )
         processes += started_workers + sinks
         prefix = directory / "locust"
         locust_env = {
@@ -221,6 +225,7 @@ def load(
         "sent_per_s": sent / seconds,
         "left_unsent": left,
         "worker_nice": worker_nice,
+        "send_rate_per_worker": send_rate,
         "cores": os.cpu_count(),
         "smtp_server": sink_name(),
     }

@@ -93,6 +93,12 @@ class Command(BaseCommand):
             default=0,
             help="run the workers at this niceness (docs/deploy.md: Nice=10 beside the web)",
         )
+        parser.add_argument(
+            "--load-send-rate",
+            type=float,
+            default=0,
+            help="REGUA_SEND_RATE of each worker: most messages a second (0: no limit)",
+        )
         parser.add_argument("--erase-runs", type=int, default=5)
         parser.add_argument("--history-events", type=int, default=50_000_000)
         parser.add_argument(
@@ -402,6 +408,7 @@ class Command(BaseCommand):
                 web=options["load_web"],
                 messages=options["load_messages"],
                 worker_nice=options["load_worker_nice"],
+                send_rate=options["load_send_rate"],
             )
             for name, row in figures["pages"].items():
                 target = 100 if name.startswith("POST /api/") else 300

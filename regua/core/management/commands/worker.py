@@ -79,6 +79,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         heartbeat = Heartbeat.start()
         repeats = _RepeatFilter()
+        pace = SendPace(settings.REGUA_SEND_RATE, settings.REGUA_SEND_BATCH)
         last_tick = 0.0
         # The SMTP connections carry a batch's last messages while the next turn ticks.
         line = SmtpLine()
@@ -98,21 +99,30 @@ class Command(BaseCommand):
                     else:  # none has (or the tick failed: it waits its turn, sends go on)
                         last_tick = time.monotonic()
                         self._guarded("due work", self._due_work, heartbeat, repeats)
-                sent = self._guarded(
-                    "send",
-                    lambda: send_due(max_batches=1, should_stop=lambda: stopping, line=line),
-                    heartbeat,
-                    repeats,
-                )
+                if pace.ready():
+                    started = time.monotonic()
+                    sent = self._guarded(
+                        "send",
+                        lambda: send_due(
+                            max_batches=1,
+                            batch_size=pace.batch,
+                            should_stop=lambda: stopping,
+                            line=line,
+                        ),
+                        heartbeat,
+                        repeats,
+                    )
+                    pace.spent(sent, started)
                 heartbeat.sent(sent)
                 heartbeat.beat()
                 busy = sent or ticked
-                if options["batch"] and not busy:
+                if options["batch"] and not busy and pace.ready():
                     return
                 if not busy:
-                    deadline = time.monotonic() + options["interval"]
-                    while not stopping and time.monotonic() < deadline:
-                        time.sleep(0.05)
+                    rest = pace.wait() if not pace.ready() else options["interval"]
+                    deadline = time.monotonic() + rest
+                    while not stopping and (left := deadline - time.monotonic()) > 0:
+                        time.sleep(min(0.05, left))
         finally:
             try:
                 line.close()
@@ -169,6 +179,31 @@ class Command(BaseCommand):
         desk = desk_tick(now=timezone.now())
         if desk.warned or desk.breached or desk.sent or desk.failed:
             log.info("desk: %s", desk)
+
+
+class SendPace:
+    """At most `rate` messages a second from this worker (REGUA_SEND_RATE; 0 or less: as
+    fast as it can). A provider caps how fast an account may send (Amazon SES: its
+    maximum send rate), and on a machine shared with the web every message sent is CPU
+    the pages do not get. Batches shrink to a second's worth, so even a low cap is never
+    a burst of a whole batch; after a batch of n, the next waits until n / rate seconds
+    after this one started."""
+
+    def __init__(self, rate: float, batch: int) -> None:
+        self.rate = rate
+        self.batch = min(batch, max(1, int(rate))) if rate > 0 else batch
+        self.ready_at = 0.0
+
+    def ready(self) -> bool:
+        return self.rate <= 0 or time.monotonic() >= self.ready_at
+
+    def wait(self) -> float:
+        return max(0.0, self.ready_at - time.monotonic())
+
+    def spent(self, count: int, started: float) -> None:
+        """`count` messages were sent by a batch begun at `started` (time.monotonic())."""
+        if self.rate > 0 and count:
+            self.ready_at = max(self.ready_at, started) + count / self.rate
 
 
 class _RepeatFilter:
