@@ -152,7 +152,8 @@ def load(
     users: int = 50,
     minutes: float = 10,
     workers: int = 2,
-    web: int = 4,
+    web: int = 5,
+    threads: int = 2,
     messages: int = 1_000_000,
     worker_nice: int = 0,
     send_rate: float = 0,
@@ -166,7 +167,8 @@ def load(
     web_server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "regua.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(web), "--timeout", "120",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(web), "--threads", str(threads),
+            "--timeout", "120",
         ],
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -218,6 +220,7 @@ def load(
         "minutes": minutes,
         "workers": workers,
         "web_processes": web,
+        "web_threads": threads,
         "contacts": Contact.objects.count(),
         "events": _events_estimate(),
         "pages": _locust_stats(Path(f"{prefix}_stats.csv")),

@@ -193,7 +193,7 @@ def contact_dossier(contact: Contact, *, user: User) -> dict[str, Any]:
         ContactRole.objects.filter(contact=contact).select_related("company").order_by("id")
     )
     consents = {c.channel: c for c in Consent.objects.filter(contact=contact)}
-    orders = list(contact.orders.prefetch_related("items").order_by("-ordered_at")[:10])
+    orders = list(contact.orders.order_by("-ordered_at")[:10])
     from regua.agenda.selectors import contact_open_tasks
     from regua.analytics.models import CustomerScore
     from regua.analytics.recommendations import recommendations
@@ -210,11 +210,11 @@ def contact_dossier(contact: Contact, *, user: User) -> dict[str, Any]:
         .first()
     )
     from regua.accounts.selectors import company_power_map, private_portfolio
-    from regua.loyalty.selectors import loyalty_summary
+    from regua.loyalty.selectors import loyalty_standing
 
     visible = private_portfolio(user)
     return {
-        "loyalty": loyalty_summary(contact),
+        "loyalty": loyalty_standing(contact),
         "power_maps": [(role, company_power_map(role.company, visible=visible)) for role in roles],
         "open_tasks": contact_open_tasks(contact.pk),
         "tickets": contact_tickets(contact.pk),

@@ -55,10 +55,10 @@ def tier_data(tier: Tier | None) -> dict[str, Any] | None:
     }
 
 
-def loyalty_summary(contact: Contact, *, now: datetime | None = None) -> dict[str, Any]:
-    """A contact's standing, for the dossier and the pages: balance (the ledger's sum),
-    tier (as the last refresh stored it) and the next one with the spend it still needs
-    (live), referral code and links, the latest entries and redemptions."""
+def loyalty_standing(contact: Contact, *, now: datetime | None = None) -> dict[str, Any]:
+    """A contact's standing, for the dossier: balance (the ledger's sum), tier (as the last
+    refresh stored it) and the next one with the spend it still needs (live), referral
+    code and links, referrals made and credited."""
     now = now or timezone.now()
     tiers = list(Tier.objects.order_by("min_spend_12m"))
     account = Account.objects.filter(contact=contact).select_related("tier").first()
@@ -67,11 +67,6 @@ def loyalty_summary(contact: Contact, *, now: datetime | None = None) -> dict[st
     upcoming = [t for t in tiers if t.min_spend_12m > (tier.min_spend_12m if tier else -1)]
     next_tier = upcoming[0] if upcoming else None
     code = referral_codes_ensure(contact_ids=[contact.pk])[contact.pk]
-    entries = list(
-        PointEntry.objects.filter(contact=contact)
-        .select_related("order", "created_by", "referral__referred")
-        .order_by("-occurred_at", "-id")[:LAST_ENTRIES]
-    )
     referrals = Referral.objects.filter(referrer=contact).aggregate(
         made=Count("pk"), credited=Count("pk", filter=Q(status=ReferralStatus.CREDITED))
     )
@@ -90,8 +85,20 @@ def loyalty_summary(contact: Contact, *, now: datetime | None = None) -> dict[st
         "page_url": tokens.page_url(contact.pk),
         "referrals_made": referrals["made"],
         "referrals_credited": referrals["credited"],
+    }
+
+
+def loyalty_summary(contact: Contact, *, now: datetime | None = None) -> dict[str, Any]:
+    """The standing, with who referred the contact and the latest entries and
+    redemptions: the points statement, the customer's own page and the API."""
+    return {
+        **loyalty_standing(contact, now=now),
         "referred_by": Referral.objects.filter(referred=contact).select_related("referrer").first(),
-        "entries": entries,
+        "entries": list(
+            PointEntry.objects.filter(contact=contact)
+            .select_related("order", "created_by", "referral__referred")
+            .order_by("-occurred_at", "-id")[:LAST_ENTRIES]
+        ),
         "redemptions": list(Redemption.objects.filter(contact=contact)[:LAST_ENTRIES]),
     }
 
