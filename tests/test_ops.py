@@ -177,10 +177,31 @@ def test_a_send_pace_without_a_rate_sends_whole_batches_back_to_back(
     pace = SendPace(600, 500)
     pace.spent(500, clock[0])
     assert (pace.batch, pace.ready(), round(pace.wait(), 3)) == (500, False, 0.833)
-    clock[0] += 1.0  # the next batch starts, and takes two seconds to go out
+    clock[0] += 1.0  # the next batch starts late (a tick ran), and takes 2 s to go out
     pace.spent(500, clock[0])
     clock[0] += 2.0
     assert (pace.ready(), pace.wait()) == (True, 0.0)
+
+
+def test_a_capped_worker_that_starts_a_batch_late_catches_up_to_its_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from regua.core.management.commands.worker import SendPace
+
+    clock = [0.0]
+    monkeypatch.setattr("regua.core.management.commands.worker.time.monotonic", lambda: clock[0])
+    pace = SendPace(100, 500)  # batches of 100, one a second
+    pace.spent(100, 0.0)
+    # a tick holds the second batch back by 0.4 s: the third is still due at 2 s
+    pace.spent(100, 1.4)
+    clock[0] = 1.9
+    assert not pace.ready() and round(pace.wait(), 2) == 0.1
+    clock[0] = 2.0
+    assert pace.ready()
+    # after a pause longer than a batch's second, the count starts again: no burst
+    pace.spent(100, 10.0)
+    clock[0] = 10.5
+    assert not pace.ready() and round(pace.wait(), 2) == 0.5
 
 
 # /healthz --------------------------------------------------------------------------------

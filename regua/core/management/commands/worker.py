@@ -184,10 +184,12 @@ class Command(BaseCommand):
 class SendPace:
     """At most `rate` messages a second from this worker (REGUA_SEND_RATE; 0 or less: as
     fast as it can). A provider caps how fast an account may send (Amazon SES: its
-    maximum send rate), and on a machine shared with the web every message sent is CPU
-    the pages do not get. Batches shrink to a second's worth, so even a low cap is never
-    a burst of a whole batch; after a batch of n, the next waits until n / rate seconds
-    after this one started."""
+    maximum send rate). Batches shrink to a second's worth, so even a low cap is never
+    a burst of a whole batch; after a batch of n, the next may start n / rate seconds
+    after this one was due to. A batch that started late (a tick ran first) does not
+    push the rest back: while the worker keeps sending, the next is due on time, so the
+    worker sends at the cap and never more than two batches' worth in a batch's time.
+    After a pause, the count starts again from the next batch."""
 
     def __init__(self, rate: float, batch: int) -> None:
         self.rate = rate
@@ -203,7 +205,9 @@ class SendPace:
     def spent(self, count: int, started: float) -> None:
         """`count` messages were sent by a batch begun at `started` (time.monotonic())."""
         if self.rate > 0 and count:
-            self.ready_at = max(self.ready_at, started) + count / self.rate
+            late = started - self.ready_at
+            due = self.ready_at if late <= self.batch / self.rate else started
+            self.ready_at = due + count / self.rate
 
 
 class _RepeatFilter:
