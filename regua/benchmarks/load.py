@@ -153,7 +153,7 @@ def load(
     minutes: float = 10,
     workers: int = 2,
     web: int = 5,
-    threads: int = 2,
+    threads: int = 1,
     messages: int = 1_000_000,
     worker_nice: int = 0,
     send_rate: float = 0,

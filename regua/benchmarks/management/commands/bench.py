@@ -84,9 +84,9 @@ class Command(BaseCommand):
         parser.add_argument("--load-users", type=int, default=50)
         parser.add_argument("--load-minutes", type=float, default=10)
         parser.add_argument("--load-workers", type=int, default=2)
-        # docs/deploy.md §5: 2 × cores + 1 gunicorn processes of 2 threads each.
+        # docs/deploy.md §5: 2 × cores + 1 gunicorn processes, one thread each.
         parser.add_argument("--load-web", type=int, default=5, help="gunicorn processes")
-        parser.add_argument("--load-threads", type=int, default=2, help="threads of each")
+        parser.add_argument("--load-threads", type=int, default=1, help="threads of each")
         # Enough that two workers sending 1,000/s for 10 minutes do not run out.
         parser.add_argument("--load-messages", type=int, default=1_000_000)
         parser.add_argument(
