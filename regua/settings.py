@@ -213,8 +213,8 @@ REGUA_MAX_LATENESS_HOURS = env_int("REGUA_MAX_LATENESS_HOURS", 72)  # older due 
 # picks the moment. Older than this it is stale, and expires too.
 REGUA_TASK_MAX_LATENESS_DAYS = env_int("REGUA_TASK_MAX_LATENESS_DAYS", 14)
 REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
-# The most messages a second one worker sends (0: as fast as it can): under the
-# provider's limit, or to leave CPU to the web on a shared machine (docs/deploy.md §5).
+# The most messages a second one worker sends (0: as fast as it can), to stay under the
+# provider's limit divided by the workers (docs/deploy.md §5).
 REGUA_SEND_RATE = env_float("REGUA_SEND_RATE", 0.0)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
 REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 4)

@@ -52,9 +52,9 @@ def _env(smtp_port: int | None = None) -> dict[str, str]:
 def _start_workers(
     count: int, *, batch: bool, nice: int = 0, send_rate: float = 0
 ) -> tuple[list[subprocess.Popen[bytes]], list[Any]]:
-    """`count` delivery workers, each with its own SMTP sink, at `nice` and sending at
-    most `send_rate` messages a second (docs/deploy.md: on a machine that also serves the
-    pages, the workers leave the CPU to them)."""
+    """`count` delivery workers, each with its own SMTP sink, at `nice` (docs/deploy.md:
+    on a machine that also serves the pages, the workers yield the CPU to them) and
+    sending at most `send_rate` messages a second each (REGUA_SEND_RATE, 0: no cap)."""
     sinks, workers = [], []
     for _ in range(count):
         port = _free_port()
