@@ -8,22 +8,45 @@ Two kinds of user against one Régua on loopback:
 
 Inputs come from the environment (load.py sets them): LOAD_EMAIL, LOAD_PASSWORD,
 LOAD_TOKEN, LOAD_CONTACTS (a file of contact ids, one per line), LOAD_CUSTOMERS (the
-number of customers with external ids C0000001...).
+number of customers with external ids C0000001...), LOAD_SAMPLES (where to write each
+request's time, name, response time and outcome, and when the last user was started:
+load.py leaves the start-up out of its figures).
 """
 
 import json
 import os
 import random
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
+
+SPAWNED = "*spawned*"  # the samples file's line for the moment the last user started
 
 CONTACT_IDS = [int(line) for line in Path(os.environ["LOAD_CONTACTS"]).read_text().split()]
 CUSTOMERS = int(os.environ["LOAD_CUSTOMERS"])
 SEARCHES = ["silva", "souza", "maria", "oliveira", "santos", "ana", "pereira", "lima"]
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# Open for the whole run, closed when locust quits (below).
+SAMPLES = Path(os.environ["LOAD_SAMPLES"]).open("w", buffering=1 << 16)  # noqa: SIM115
+
+
+@events.spawning_complete.add_listener
+def _all_started(user_count: int, **_kwargs: Any) -> None:
+    SAMPLES.write(f"{time.time():.3f}\t{SPAWNED}\t0\t0\n")
+
+
+@events.request.add_listener
+def _sample(name: str, response_time: float, exception: Exception | None, **_kwargs: Any) -> None:
+    SAMPLES.write(f"{time.time():.3f}\t{name}\t{response_time:.1f}\t{int(exception is not None)}\n")
+
+
+@events.quitting.add_listener
+def _close(**_kwargs: Any) -> None:
+    SAMPLES.close()
 
 
 class TeamMember(HttpUser):
