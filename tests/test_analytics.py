@@ -219,7 +219,7 @@ def test_refresh_stores_every_buyers_scores_and_replaces_the_old_ones(make_conta
 
 @pytest.mark.django_db
 def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
-    make_contact, settings
+    make_contact, settings, django_assert_num_queries
 ) -> None:
     from regua.analytics.models import CustomerScore
     from regua.analytics.services import scores_refresh_daily
@@ -231,7 +231,10 @@ def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
     later = datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
     assert scores_refresh_daily(now=later)  # the job runs inline in tests
     assert CustomerScore.objects.get().as_of == date(2026, 6, 30)
-    assert not scores_refresh_daily(now=later + timedelta(hours=1))
+    # Each tick asks again: the day's marker answers, without reading the scores.
+    with django_assert_num_queries(1) as context:
+        assert not scores_refresh_daily(now=later + timedelta(hours=1))
+    assert "analytics_customerscore" not in context.captured_queries[0]["sql"]
 
 
 @pytest.mark.django_db

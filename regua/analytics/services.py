@@ -171,6 +171,10 @@ def scores_refresh_daily(*, now: datetime) -> bool:
     if local.hour < settings.REGUA_ANALYTICS_HOUR:
         return False
     today = local.date()
+    # The marker first: one key read. Until the day's refresh has written its scores,
+    # the scores' test reads the whole table (no index on as_of), and every tick asks.
+    if Snapshot.objects.filter(key="scores-refresh", as_of=today).exists():
+        return False
     if CustomerScore.objects.filter(as_of__gte=today).exists():
         return False
     _marker, created = Snapshot.objects.get_or_create(
