@@ -35,6 +35,19 @@ def test_the_window_leaves_out_the_start_up_and_keeps_it_in_the_whole_run() -> N
     assert whole["All"]["p95_ms"] == 2400.0  # the sign-ins fill the tail
 
 
+def test_the_window_ends_with_the_last_message_when_the_queue_ran_dry() -> None:
+    text = _samples(
+        (0.0, SPAWNED, 0, 0), *[(100.0 + n, "/agenda/", 40.0 + n, 0) for n in range(300)]
+    )
+
+    figures = load_figures(text, warmup=60, minutes=10, until=250.0)
+
+    assert figures["window"] == (60.0, 250.0)
+    assert figures["pages"]["/agenda/"]["requests"] == 150  # sent at 100 … 249
+    assert figures["pages"]["/agenda/"]["p99_ms"] == 188.0
+    assert figures["pages_with_start_up"]["/agenda/"]["requests"] == 300
+
+
 def test_a_run_whose_users_never_all_started_is_refused() -> None:
     with pytest.raises(RuntimeError, match="did not start all its users"):
         load_figures(_samples((1.0, "sign in", 2400.0, 0)), warmup=60, minutes=10)

@@ -212,13 +212,16 @@ def load(
             stderr=subprocess.DEVNULL,
             timeout=run_time + 300,
         )  # fmt: skip
-        figures = load_figures(samples.read_text(), warmup=warmup, minutes=minutes)
+        # None left means the workers ran out of work: the window then ends with the
+        # last message, so that every measured request met the sending too.
+        left = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SCHEDULED).count()
+        last_sent = Delivery.objects.filter(cadence=cadence).aggregate(last=Max("sent_at"))
+        until = last_sent["last"].timestamp() if not left and last_sent["last"] else None
+        figures = load_figures(samples.read_text(), warmup=warmup, minutes=minutes, until=until)
         start, end = (datetime.fromtimestamp(t, UTC) for t in figures.pop("window"))
         sent = Delivery.objects.filter(
-            cadence=cadence, status=DeliveryStatus.SENT, sent_at__gte=start, sent_at__lt=end
+            cadence=cadence, status=DeliveryStatus.SENT, sent_at__gte=start, sent_at__lte=end
         ).count()
-        # None left means the workers ran out of work: the rate is then a lower bound.
-        left = Delivery.objects.filter(cadence=cadence, status=DeliveryStatus.SCHEDULED).count()
     finally:
         _stop(processes)
         bench_regua_remove(cadence)
@@ -235,6 +238,7 @@ def load(
         "sent": sent,
         "sent_per_s": sent / ((end - start).total_seconds() or 1),
         "left_unsent": left,
+        "window_cut_by_dry_queue": until is not None and until < start.timestamp() + minutes * 60,
         "worker_nice": worker_nice,
         "send_rate_per_worker": send_rate,
         "cores": os.cpu_count(),
@@ -242,13 +246,16 @@ def load(
     }
 
 
-def load_figures(samples: str, *, warmup: float, minutes: float) -> dict[str, Any]:
+def load_figures(
+    samples: str, *, warmup: float, minutes: float, until: float | None = None
+) -> dict[str, Any]:
     """Per page: requests, failures, p50/p95/p99 and rate, from locustfile.py's samples.
 
     `pages` covers the measured window: `minutes` from `warmup` seconds after the last
     user started (a load test measures the load, not its start: fifty team members
     signing in within ten seconds, each sign-in a deliberately slow password hash, and
-    the processes' first requests). `pages_with_start_up` covers every request.
+    the processes' first requests), cut short at `until` (the last message sent, when
+    the queue ran dry). `pages_with_start_up` covers every request.
     """
     rows = [line.split("\t") for line in samples.splitlines() if line]
     spawned = [float(row[0]) for row in rows if row[1] == SPAWNED]
@@ -257,7 +264,7 @@ def load_figures(samples: str, *, warmup: float, minutes: float) -> dict[str, An
     if not spawned or not requests:
         raise RuntimeError("the load test did not start all its users")
     start = spawned[0] + warmup
-    end = min(start + minutes * 60, max(row[0] for row in requests))
+    end = min(start + minutes * 60, max(row[0] for row in requests), until or float("inf"))
     if end <= start:
         raise RuntimeError("the load test stopped before its measured window")
     window = [row for row in requests if start <= row[0] < end]

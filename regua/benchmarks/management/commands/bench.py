@@ -438,7 +438,12 @@ class Command(BaseCommand):
             self._line(
                 f"sent during the load ({figures['workers']} workers)",
                 f"{figures['sent_per_s']:.0f} e-mails/s"
-                + ("" if figures["left_unsent"] else " (ran out of messages: at least that)"),
+                + (
+                    f" (the queue ran dry: measured over {figures['measured_s']:.0f} s, "
+                    "up to the last message)"
+                    if figures["window_cut_by_dry_queue"]
+                    else ""
+                ),
                 figures["sent_per_s"] / 1000,
             )
         text = json.dumps(report, indent=2, default=str)
