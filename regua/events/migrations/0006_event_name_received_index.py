@@ -31,20 +31,22 @@ BRIN_CREATE = (
 )
 
 
-def _forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-        schema_editor.execute(BRIN_DROP)
-    else:
-        schema_editor.add_index(apps.get_model("events", "Event"), INDEX)
+def _swap(create, drop, sqlite_change):
+    """Create one index and drop the other: on PostgreSQL CONCURRENTLY, by hand (the BRIN
+    is not in Django's state); on SQLite, only the B-tree exists, by the schema editor."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(create)
+            schema_editor.execute(drop)
+        else:
+            getattr(schema_editor, sqlite_change)(apps.get_model("events", "Event"), INDEX)
+
+    return run
 
 
-def _backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BRIN_CREATE)
-        schema_editor.execute(DROP)
-    else:
-        schema_editor.remove_index(apps.get_model("events", "Event"), INDEX)
+_forward = _swap(CREATE, BRIN_DROP, "add_index")
+_backward = _swap(BRIN_CREATE, DROP, "remove_index")
 
 
 class Migration(migrations.Migration):
