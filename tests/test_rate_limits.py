@@ -286,6 +286,35 @@ def test_incr_counts_every_call_and_refuses_a_missing_key() -> None:
         cache.incr("missing")
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+@pytest.mark.django_db(transaction=True)
+def test_a_count_does_not_wait_for_the_disk_and_leaves_the_session_as_it_was() -> None:
+    # A count's transaction commits asynchronously (a crash may forget the last counts);
+    # the request's own work afterwards, events written through the API, does not.
+    cache = caches["shared"]
+    cache.add("n", 1, 60)
+    seen: list[str] = []
+    with connection.cursor() as cursor:
+        # durable, as on a production server (the test cluster turns it off for speed)
+        cursor.execute("SET synchronous_commit TO on")
+
+    def while_counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("UPDATE") and "regua_cache" in sql:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                seen.append(cursor.fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(while_counting):
+        assert cache.incr("n") == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        after = cursor.fetchone()[0]
+        cursor.execute("RESET synchronous_commit")
+    assert seen == ["off"]
+    assert after == "on"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_at_once_share_one_limit_exactly(tmp_path: Path, manager: User) -> None:
     # given one API key with a limit of 40 calls a minute, and two web processes
