@@ -77,7 +77,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
-    "django_ratelimit",
     "csp",
 ]
 
@@ -344,7 +343,8 @@ if REGUA_HTTPS:
 # address is then the entry that many places from the right, which no client can forge.
 REGUA_PROXY_COUNT = env_int("REGUA_PROXY_COUNT", 1 if REGUA_HTTPS else 0)
 # Rate limits, "<count>/<period>" with s, m, h or d ("" or "off": no limit). Counted in
-# the shared cache below, so every web process sees the same counts.
+# a table of the database (regua/core/ratelimits.py), so every web process sees the
+# same counts.
 REGUA_RATELIMIT_LOGIN_IP = env_rate("REGUA_RATELIMIT_LOGIN_IP", "30/m")
 REGUA_RATELIMIT_LOGIN_USER = env_rate("REGUA_RATELIMIT_LOGIN_USER", "10/m")
 REGUA_RATELIMIT_PASSWORD_RESET = env_rate("REGUA_RATELIMIT_PASSWORD_RESET", "5/h")
@@ -352,14 +352,10 @@ REGUA_RATELIMIT_PUBLIC_FORMS = env_rate("REGUA_RATELIMIT_PUBLIC_FORMS", "30/m")
 REGUA_RATELIMIT_API_KEY = env_rate("REGUA_RATELIMIT_API_KEY", "6000/m")
 REGUA_RATELIMIT_API_IP = env_rate("REGUA_RATELIMIT_API_IP", "6000/m")
 RATELIMIT_ENABLE = env_bool("REGUA_RATELIMIT_ENABLED", True)
-RATELIMIT_USE_CACHE = "shared"
-RATELIMIT_IP_META_KEY = "regua.core.ratelimits.client_ip"
-# django-ratelimit knows only memcached and Redis as shared caches and warns about any
-# other; regua.core.cache.DatabaseCache is shared and counts atomically (its docstring).
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 # "default" is each process's own memory (page fragments, counts shown for a few
 # seconds); "shared" is a table in the database (created by a migration of
-# regua.users), for what every process must agree on: the rate limits. No server to run.
+# regua.users), for what every process must agree on: the best sellers (rate limits count
+# in a table of their own, regua/core/ratelimits.py). No server to run.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "shared": {

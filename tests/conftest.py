@@ -98,10 +98,11 @@ def _immediate_tasks(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
-    # The rate limits count in a table of the database (settings.CACHES["shared"]). A
-    # test in a transaction leaves nothing behind; one that commits (the live server of
-    # the browser tests, the subprocess tests) would leave its counts to the next ones.
+def _fresh_shared_cache(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    # The shared cache (settings.CACHES["shared"]) is a table of the database but not a
+    # model's, so the flush after a test that commits (the live server of the browser
+    # tests, the subprocess tests) does not empty it. A test in a transaction leaves
+    # nothing behind. (The rate limits' counts are a model's, core.RateCount: flushed.)
     yield
     marker = request.node.get_closest_marker("django_db")
     committed = {"transactional_db", "live_server"} & set(request.fixturenames) or (

@@ -9,6 +9,7 @@ import json
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,15 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from support.processes import ReguaProcess, WorkerDatabase
 
 from regua.cadences import tokens as delivery_tokens
-from regua.core.cache import DatabaseCache
+from regua.core import ratelimits
+from regua.core.models import RateCount
 from regua.users.models import ApiKey, User
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +33,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _still_clock(request: pytest.FixtureRequest) -> Iterator[None]:
-    # A limit counts in fixed windows (a minute, an hour) that start at a moment of
-    # django-ratelimit's choosing; a test whose requests straddled one would see its
-    # count start again. The clock stands still, except for the processes of the last
-    # test, which have their own.
+    # A limit counts in fixed windows (a minute, an hour) that start at a moment of each
+    # address's own (ratelimits.window_end); a test whose requests straddled one would
+    # see its count start again. The clock stands still, except for the processes of the
+    # last test, which have their own.
     if "two_processes" in request.node.name:
         yield
         return
@@ -265,54 +268,75 @@ def test_the_counts_are_kept_in_the_database(settings: Any) -> None:
     client = from_ip("192.0.2.123")
     sign_in(client, "a@example.com")
     sign_in(client, "a@example.com")
-    # the counts are rows of the shared cache's table, hashed: no address in clear
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key, value FROM regua_cache")
-        rows = cursor.fetchall()
-    assert rows and not any("192.0.2.123" in key or "example" in key for key, _value in rows)
-    assert isinstance(caches["shared"], DatabaseCache)
+    # the counts are rows of a table, named by a hash: no address in clear
+    rows = list(RateCount.objects.values_list("key", "hits"))
+    assert sorted(hits for _key, hits in rows) == [2, 2]  # per address and per e-mail
+    assert all(isinstance(key, int) for key, _hits in rows)
     # and nothing is kept in the process's own memory
     caches["default"].clear()
     assert_limited(sign_in(client, "a@example.com"))
 
 
-def test_incr_counts_every_call_and_refuses_a_missing_key() -> None:
-    cache = caches["shared"]
-    assert cache.add("n", 1, 60)
-    assert not cache.add("n", 1, 60)  # a live key is not replaced
-    assert [cache.incr("n") for _ in range(3)] == [2, 3, 4]
-    assert cache.get("n") == 4
-    with pytest.raises(ValueError):
-        cache.incr("missing")
+def test_count_adds_one_per_call_and_a_new_window_removes_the_ended_ones() -> None:
+    now = timezone.now()
+    assert [ratelimits.count(1, now + timedelta(minutes=1)) for _ in range(3)] == [1, 2, 3]
+    assert ratelimits.count(2, now + timedelta(minutes=1)) == 1  # its own count
+    # given a window that ended
+    RateCount.objects.filter(key=1).update(expires=now - timedelta(seconds=1))
+    # when another count's first request comes, the ended window goes
+    assert ratelimits.count(3, now + timedelta(minutes=1)) == 1
+    assert set(RateCount.objects.values_list("key", flat=True)) == {2, 3}
+    # while a count that goes on keeps its own
+    assert ratelimits.count(2, now + timedelta(minutes=1)) == 2
+
+
+def test_windows_are_the_period_long_and_end_in_the_future() -> None:
+    assert ratelimits.split_rate("30/m") == (30, 60)
+    assert ratelimits.split_rate("5/15m") == (5, 900)
+    assert ratelimits.split_rate("6000/h") == (6000, 3600)
+    now = 1_800_000_000.5
+    for value in ("10.0.0.1", "alice@example.com", ""):
+        end = ratelimits.window_end(value, 60, now)
+        assert int(now) <= end < int(now) + 60
+        # the same window for every second up to its end, the next one after
+        assert ratelimits.window_end(value, 60, end - 59) == end
+        assert ratelimits.window_end(value, 60, end) == end
+        assert ratelimits.window_end(value, 60, end + 1) == end + 60
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
 @pytest.mark.django_db(transaction=True)
-def test_a_count_does_not_wait_for_the_disk_and_leaves_the_session_as_it_was() -> None:
-    # A count's transaction commits asynchronously (a crash may forget the last counts);
-    # the request's own work afterwards, events written through the API, does not.
-    cache = caches["shared"]
-    cache.add("n", 1, 60)
-    seen: list[str] = []
+def test_a_count_does_not_wait_for_the_disk_but_a_callers_transaction_does() -> None:
+    # A count commits asynchronously (a crash may forget the last counts), in the same
+    # round trip as the upsert; a count inside a caller's transaction joins it as it
+    # is, so the caller's own writes still wait for the disk.
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "core_ratecount" in sql and "INSERT" in sql:
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
     with connection.cursor() as cursor:
         # durable, as on a production server (the test cluster turns it off for speed)
         cursor.execute("SET synchronous_commit TO on")
-
-    def while_counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith("UPDATE") and "regua_cache" in sql:
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW synchronous_commit")
-                seen.append(cursor.fetchone()[0])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(while_counting):
-        assert cache.incr("n") == 2
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        after = cursor.fetchone()[0]
-        cursor.execute("RESET synchronous_commit")
-    assert seen == ["off"]
-    assert after == "on"
+    try:
+        with connection.execute_wrapper(record):
+            assert ratelimits.count(7, timezone.now() + timedelta(minutes=1)) == 1
+            assert setting() == "on"  # the SET was the count's alone
+            with transaction.atomic():
+                assert ratelimits.count(7, timezone.now() + timedelta(minutes=1)) == 2
+                assert setting() == "on"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+    assert statements[0].startswith("SET LOCAL synchronous_commit TO OFF; INSERT")
+    assert statements[1].startswith("INSERT")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -58,3 +58,21 @@ class DailyRun(models.Model):
         cls.objects.filter(day=cls.business_day(now)).update(
             finished_at=timezone.now(), summary=summary
         )
+
+
+class RateCount(models.Model):
+    """Requests counted by one rate limit, for one client address, e-mail address or API
+    key, in one window (regua/core/ratelimits.py). The key is 64 bits of a SHA-256 of the
+    limit, what it counts by and the window's end, so no address is stored. No created_at
+    or updated_at: a row is written on every counted request and lives for one window."""
+
+    key = models.BigIntegerField(primary_key=True)
+    hits = models.PositiveIntegerField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("rate limit count")
+        verbose_name_plural = _("rate limit counts")
+
+    def __str__(self) -> str:
+        return f"{self.key} × {self.hits}"

@@ -1,23 +1,38 @@
 """Rate limits on the doors anyone can knock on: sign-in, password reset, public forms, the API.
 
 Each limit counts requests per client address, per e-mail address typed or per API key,
-with django-ratelimit, in the shared cache (settings.CACHES["shared"], a table in the
-database: regua/core/cache.py), so that every web process adds to the same count. The
-rates are settings (REGUA_RATELIMIT_*, "<count>/<period>"; "" turns one off). Over the
-limit a page answers 429 with Retry-After and says when to try again; the API answers
-429 with a JSON body. django-ratelimit stores a SHA-256 of what it counts by, never the
-address itself.
+in fixed windows (a minute for "30/m"), in a table of the database (core.RateCount), so
+that every web process and machine adds to the same count. The rates are settings
+(REGUA_RATELIMIT_*, "<count>/<period>"; "" turns one off). Over the limit a page answers
+429 with Retry-After and says when to try again; the API answers 429 with a JSON body.
+A count's row is named by 64 bits of a SHA-256 of the limit, what it counts by and the
+window, never by the address itself.
+
+Counting a request is one statement, an upsert that returns the new count: two
+processes counting at once never lose one (the row is locked for the increment). On
+PostgreSQL it commits without waiting for the disk (synchronous_commit off for that
+statement alone): a crash may forget the last fraction of a second's counts, which a
+rate limit can afford, while every API call would otherwise wait for a WAL flush behind
+the workers' writes. This replaced django-ratelimit over the shared cache, whose add and
+locked increment took six round trips a count (2.4 ms; 0.4 ms now, measured in issue 7).
 """
 
+import hashlib
 import ipaddress
+import re
+import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
-from django_ratelimit.core import get_usage
+
+from .models import RateCount
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -84,23 +99,78 @@ def api_key_limit(lookup: str) -> Limit:
     return Limit("api-key", "REGUA_RATELIMIT_API_KEY", lambda request: lookup)
 
 
+_RATE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def split_rate(rate: str) -> tuple[int, int]:
+    """'30/m' → (30, 60); '5/15m' → (5, 900): the count allowed and the window's seconds."""
+    match = _RATE.fullmatch(rate)
+    if not match:
+        raise ValueError(f"not a rate: {rate!r}")
+    count, multiple, unit = match.groups()
+    return int(count), _PERIODS[unit] * int(multiple or 1)
+
+
+def window_end(value: str, period: int, now: float) -> int:
+    """The end (epoch seconds) of the window `now` falls in. Windows are `period` long and
+    each counted value's are shifted by a fixed amount of its own, so that not every
+    count starts again at the same second."""
+    now_s = int(now)
+    if period == 1:
+        return now_s
+    end = now_s - now_s % period + zlib.crc32(value.encode()) % period
+    return end + period if end < now_s else end
+
+
 def exceeded(request: HttpRequest, *limits: Limit) -> int:
     """Count this request in each limit; the seconds to wait if any is over (else 0)."""
+    if not settings.RATELIMIT_ENABLE:
+        return 0
     wait = 0
+    now = time.time()
     for limit in limits:
         rate = limit.rate()
         if not rate:
             continue
-        usage = get_usage(
-            request,
-            group=limit.group,
-            key=lambda _group, request, limit=limit: limit.key(request),
-            rate=rate,
-            increment=True,
-        )
-        if usage is not None and usage["should_limit"]:
-            wait = max(wait, usage["time_left"], 1)
+        allowed, period = split_rate(rate)
+        value = limit.key(request)
+        end = window_end(value, period, now)
+        digest = hashlib.sha256(f"{limit.group}\n{rate}\n{value}\n{end}".encode()).digest()
+        name = int.from_bytes(digest[:8], "big", signed=True)
+        if count(name, datetime.fromtimestamp(end, UTC)) > allowed:
+            wait = max(wait, end - int(now), 1)
     return wait
+
+
+def count(name: int, expires: datetime) -> int:
+    """Add one to the count `name` (created, ending at `expires`, if new) and return it.
+    A new window's first count also removes the windows that have ended."""
+    quote = connection.ops.quote_name
+    table, key, hits_, expires_ = (
+        quote(column) for column in (RateCount._meta.db_table, "key", "hits", "expires")
+    )
+    upsert = (
+        f"INSERT INTO {table} ({key}, {hits_}, {expires_}) VALUES (%s, 1, %s) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {hits_} = {table}.{hits_} + 1 RETURNING {hits_}"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(expires)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # One round trip, in the implicit transaction of a two-statement query: the
+            # SET applies to this upsert only. (Inside a caller's transaction it would
+            # apply to all the caller writes, so there the count simply joins it.)
+            cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {upsert}", [name, stamp])
+            cursor.nextset()
+        else:
+            cursor.execute(upsert, [name, stamp])
+        hits = int(cursor.fetchone()[0])
+        if hits == 1:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {expires_} < %s",
+                [connection.ops.adapt_datetimefield_value(datetime.now(UTC))],
+            )
+    return hits
 
 
 def wait_text(seconds: int) -> str:

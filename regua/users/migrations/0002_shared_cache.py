@@ -1,4 +1,4 @@
-"""The table of the shared cache (settings.CACHES["shared"]: the rate limits' counts).
+"""The table of the shared cache (settings.CACHES["shared"], regua/core/cache.py).
 
 Made by Django's own `createcachetable`, so its shape is the one DatabaseCache expects on
 every database; as a migration, `regua migrate` (and the test database) has it without a
