@@ -8,6 +8,7 @@ against one limit and checks that together they get exactly the limit, no more.
 import json
 import textwrap
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import time_machine
 from django.core import mail
 from django.core.cache import caches
 from django.db import connection, transaction
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from support.processes import ReguaProcess, WorkerDatabase
@@ -297,11 +298,27 @@ def test_windows_are_the_period_long_and_end_in_the_future() -> None:
     now = 1_800_000_000.5
     for value in ("10.0.0.1", "alice@example.com", ""):
         end = ratelimits.window_end(value, 60, now)
-        assert int(now) <= end < int(now) + 60
-        # the same window for every second up to its end, the next one after
-        assert ratelimits.window_end(value, 60, end - 59) == end
-        assert ratelimits.window_end(value, 60, end) == end
-        assert ratelimits.window_end(value, 60, end + 1) == end + 60
+        assert now < end <= int(now) + 60
+        # the same window for every second before its end, the next one from it on
+        assert ratelimits.window_end(value, 60, end - 60) == end
+        assert ratelimits.window_end(value, 60, end - 0.5) == end
+        assert ratelimits.window_end(value, 60, end) == end + 60
+    # and every window of a value ends at its own second: the counts do not all start
+    # again at once
+    assert len({ratelimits.window_end(str(n), 60, now) for n in range(100)}) > 30
+
+
+def test_a_window_ending_this_very_second_still_counts(settings: Any) -> None:
+    # given a value whose windows end at the current second (their shift is its own)
+    settings.REGUA_RATELIMIT_TEST = "1/m"
+    now = int(time.time())
+    value = next(v for n in range(10_000) if zlib.crc32((v := f"v{n}").encode()) % 60 == now % 60)
+    limit = ratelimits.Limit("test", "REGUA_RATELIMIT_TEST", lambda _request: value)
+    request = RequestFactory().post("/")
+    # when it is counted twice, the second is over the limit: a new window's first
+    # count removes the windows that have ended, and this one had not
+    assert ratelimits.exceeded(request, limit) == 0
+    assert 0 < ratelimits.exceeded(request, limit) <= 60
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
@@ -348,7 +365,7 @@ def test_two_processes_at_once_share_one_limit_exactly(tmp_path: Path, manager: 
     script = textwrap.dedent(
         f"""
         import json
-        from django.test import Client
+        from django.test import Client, RequestFactory
         client = Client(SERVER_NAME="localhost", headers={{"Authorization": "Bearer {token}"}})
         print("CODES", json.dumps([client.get("/api/contacts").status_code for _ in range(30)]))
         """

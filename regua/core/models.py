@@ -63,14 +63,17 @@ class DailyRun(models.Model):
 class RateCount(models.Model):
     """Requests counted by one rate limit, for one client address, e-mail address or API
     key, in one window (regua/core/ratelimits.py). The key is 64 bits of a SHA-256 of the
-    limit, what it counts by and the window's end, so no address is stored. No created_at
-    or updated_at: a row is written on every counted request and lives for one window."""
+    limit, what it counts by and the window's end, so no address is stored. A row lives
+    for one window; updated_at is the last counted request."""
 
     key = models.BigIntegerField(primary_key=True)
     hits = models.PositiveIntegerField()
     expires = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        ordering = ["expires"]
         verbose_name = _("rate limit count")
         verbose_name_plural = _("rate limit counts")
 

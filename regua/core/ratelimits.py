@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 from .models import RateCount
@@ -113,14 +114,12 @@ def split_rate(rate: str) -> tuple[int, int]:
 
 
 def window_end(value: str, period: int, now: float) -> int:
-    """The end (epoch seconds) of the window `now` falls in. Windows are `period` long and
-    each counted value's are shifted by a fixed amount of its own, so that not every
-    count starts again at the same second."""
+    """The end (epoch seconds, always after `now`) of the window `now` falls in. Windows
+    are `period` long and each counted value's are shifted by a fixed amount of its own,
+    so that not every count starts again at the same second."""
     now_s = int(now)
-    if period == 1:
-        return now_s
     end = now_s - now_s % period + zlib.crc32(value.encode()) % period
-    return end + period if end < now_s else end
+    return end + period if end <= now_s else end
 
 
 def exceeded(request: HttpRequest, *limits: Limit) -> int:
@@ -139,7 +138,7 @@ def exceeded(request: HttpRequest, *limits: Limit) -> int:
         digest = hashlib.sha256(f"{limit.group}\n{rate}\n{value}\n{end}".encode()).digest()
         name = int.from_bytes(digest[:8], "big", signed=True)
         if count(name, datetime.fromtimestamp(end, UTC)) > allowed:
-            wait = max(wait, end - int(now), 1)
+            wait = max(wait, end - int(now))
     return wait
 
 
@@ -147,30 +146,32 @@ def count(name: int, expires: datetime) -> int:
     """Add one to the count `name` (created, ending at `expires`, if new) and return it.
     A new window's first count also removes the windows that have ended."""
     quote = connection.ops.quote_name
-    table, key, hits_, expires_ = (
-        quote(column) for column in (RateCount._meta.db_table, "key", "hits", "expires")
+    table = quote(RateCount._meta.db_table)
+    key, hits, ends, created, updated = (
+        quote(column) for column in ("key", "hits", "expires", "created_at", "updated_at")
     )
     upsert = (
-        f"INSERT INTO {table} ({key}, {hits_}, {expires_}) VALUES (%s, 1, %s) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {hits_} = {table}.{hits_} + 1 RETURNING {hits_}"
+        f"INSERT INTO {table} ({key}, {hits}, {ends}, {created}, {updated}) "
+        f"VALUES (%s, 1, %s, %s, %s) ON CONFLICT ({key}) "
+        f"DO UPDATE SET {hits} = {table}.{hits} + 1, {updated} = EXCLUDED.{updated} "
+        f"RETURNING {hits}"
     )
-    stamp = connection.ops.adapt_datetimefield_value(expires)
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    params = [name, adapt(expires), now, now]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # One round trip, in the implicit transaction of a two-statement query: the
             # SET applies to this upsert only. (Inside a caller's transaction it would
-            # apply to all the caller writes, so there the count simply joins it.)
-            cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {upsert}", [name, stamp])
+            # apply to all the caller's writes, so there the count simply joins it.)
+            cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {upsert}", params)
             cursor.nextset()
         else:
-            cursor.execute(upsert, [name, stamp])
-        hits = int(cursor.fetchone()[0])
-        if hits == 1:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE {expires_} < %s",
-                [connection.ops.adapt_datetimefield_value(datetime.now(UTC))],
-            )
-    return hits
+            cursor.execute(upsert, params)
+        counted = int(cursor.fetchone()[0])
+        if counted == 1:
+            cursor.execute(f"DELETE FROM {table} WHERE {ends} < %s", [now])
+    return counted
 
 
 def wait_text(seconds: int) -> str:
