@@ -14,7 +14,8 @@ PostgreSQL it commits without waiting for the disk (synchronous_commit off for t
 statement alone): a crash may forget the last fraction of a second's counts, which a
 rate limit can afford, while every API call would otherwise wait for a WAL flush behind
 the workers' writes. This replaced django-ratelimit over the shared cache, whose add and
-locked increment took six round trips a count (2.4 ms; 0.4 ms now, measured in issue 7).
+locked increment took six round trips a count (2.1 ms a count on PostgreSQL; 0.5 ms
+now: docs/benchmarks.md, issue 7, fourth round).
 """
 
 import hashlib
