@@ -20,7 +20,6 @@ now: docs/benchmarks.md, issue 7, fourth round).
 
 import hashlib
 import ipaddress
-import re
 import time
 import zlib
 from collections.abc import Callable
@@ -33,6 +32,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import ngettext
+
+from regua.lib.env import RATE
 
 from .models import RateCount
 
@@ -101,13 +102,12 @@ def api_key_limit(lookup: str) -> Limit:
     return Limit("api-key", "REGUA_RATELIMIT_API_KEY", lambda request: lookup)
 
 
-_RATE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def split_rate(rate: str) -> tuple[int, int]:
     """'30/m' → (30, 60); '5/15m' → (5, 900): the count allowed and the window's seconds."""
-    match = _RATE.fullmatch(rate)
+    match = RATE.fullmatch(rate)
     if not match:
         raise ValueError(f"not a rate: {rate!r}")
     count, multiple, unit = match.groups()

@@ -63,12 +63,16 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
+# "<count>/<multiple><unit>": the form env_rate accepts and ratelimits.split_rate reads.
+RATE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
+
+
 def env_rate(name: str, default: str) -> str:
     """A rate limit as "<count>/<period>" (period: s, m, h or d, optionally with a
     multiple: "5/15m"); "" or "off" turns the limit off."""
     raw = os.environ.get(name, default).strip().lower()
     if raw in ("", "off"):
         return ""
-    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", raw):
+    if not RATE.fullmatch(raw):
         raise ImproperlyConfigured(f"{name} must be a rate like 10/m or 100/h, not {raw!r}")
     return raw
