@@ -279,6 +279,41 @@ def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
 
 
 @pytest.mark.django_db
+def test_best_sellers_counted_once_when_none_are_stored_and_kept_stale_for_a_week(
+    make_contact, django_assert_num_queries, time_machine
+) -> None:
+    from django.core.cache import caches
+
+    from regua.analytics import recommendations
+    from regua.commerce.models import OrderItem, Product
+
+    # given: a base with sales and no best sellers stored yet (a new install)
+    time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
+    coffee = Product.objects.create(sku="CAFE", name="Café", price=10)
+    order = _order(make_contact(), datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
+    OrderItem.objects.create(order=order, product=coffee, sku="CAFE", unit_price=10)
+    recommendations._popular_cache = None
+    refresh = f"{recommendations.POPULAR_KEY}:refresh"
+    caches["shared"].delete(recommendations.POPULAR_KEY)
+    # when: another process is counting them
+    caches["shared"].add(refresh, 1, 300)
+    # then: a page goes without them rather than count too (the read and the key's look)
+    with django_assert_num_queries(2):
+        assert recommendations._popular(page=True) == []
+    # and a message counts for itself, leaving the other process's key alone
+    assert [p["sku"] for p in recommendations._popular()] == ["CAFE"]
+    assert caches["shared"].has_key(refresh)
+    caches["shared"].delete(refresh)
+    # when: six days pass without a page (the list is long stale) and one process counts
+    time_machine.move_to(datetime(2026, 7, 7, 12, tzinfo=UTC), tick=False)
+    recommendations._popular_cache = None
+    caches["shared"].add(refresh, 1, 300)
+    # then: the others still have the stale list to show meanwhile
+    assert [p["sku"] for p in recommendations._popular(page=True)] == ["CAFE"]
+    caches["shared"].delete(refresh)
+
+
+@pytest.mark.django_db
 def test_refresh_stores_cross_sell_pairs_that_drive_recommendations_and_the_dossier(
     make_contact, client_for, manager
 ) -> None:

@@ -17,10 +17,11 @@ from .models import ProductPair
 
 
 def recommendations(
-    bought: dict[int, set[str]], limit: int = 10
+    bought: dict[int, set[str]], limit: int = 10, *, page: bool = False
 ) -> dict[int, list[dict[str, Any]]]:
     """Products for each contact: those bought with what they bought (cross-sell pairs, by
-    lift), then the best sellers; never one they bought already. The dossier uses it too."""
+    lift), then the best sellers; never one they bought already. The dossier uses it too,
+    as a `page`: it may go without best sellers while they are counted (_popular)."""
     skus = set().union(*bought.values()) if bought else set()
     partners: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for sku, other, lift in ProductPair.objects.filter(sku__in=skus).values_list(
@@ -29,7 +30,7 @@ def recommendations(
         partners[sku].append((lift, other))
     wanted = {other for pairs in partners.values() for _lift, other in pairs}
     products = {p.sku: _product(p) for p in Product.objects.filter(sku__in=wanted, active=True)}
-    popular = _popular()
+    popular = _popular(page=page)
     found: dict[int, list[dict[str, Any]]] = {}
     for contact_id, own in bought.items():
         best: dict[str, float] = {}
@@ -56,16 +57,21 @@ _popular_cache: tuple[float, list[dict[str, Any]]] | None = None
 POPULAR_SECONDS = 600  # how old the best sellers may be
 POPULAR_LOCAL_SECONDS = 60  # how long a process keeps them without asking the shared cache
 POPULAR_KEY = "analytics:best-sellers"
+POPULAR_KEPT = 7 * 24 * 3600  # how long a stale list is kept for use while one process counts
 
 
-def _popular(limit: int = 20) -> list[dict[str, Any]]:
+def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     """The best-selling active products: what fills recommendations beyond the pairs.
 
     Counting sales reads every order item, seconds on a large base, so the list lives in
     the shared cache (settings.CACHES["shared"]) for ten minutes: one process counts and
     every web process and worker reads it. When it is stale, the one process that takes
     the refresh key counts again while the others keep using the stale list; each process
-    also keeps its copy for a minute, so a page costs no cache read.
+    also keeps its copy for a minute, so a page costs no cache read. The stale list is
+    kept for a week, so that the first pages after a quiet night do not all count at
+    once. With none at all (a new install), a `page` leaves the counting to the process
+    that holds the refresh key and goes without best sellers until it is done; a message
+    (not a page) counts itself rather than go out without them.
     """
     global _popular_cache
     now = time.time()
@@ -73,17 +79,23 @@ def _popular(limit: int = 20) -> list[dict[str, Any]]:
         return _popular_cache[1]
     shared = caches["shared"]
     stored = shared.get(POPULAR_KEY)
-    fresh = stored is not None and now - stored[0] < POPULAR_SECONDS
-    if stored is not None and (fresh or not shared.add(f"{POPULAR_KEY}:refresh", 1, 300)):
+    if stored is not None and now - stored[0] < POPULAR_SECONDS:
         _popular_cache = (now, stored[1])
         return stored[1]
+    counting = shared.add(f"{POPULAR_KEY}:refresh", 1, 300)
+    if not counting and stored is not None:  # another process counts: the stale list
+        _popular_cache = (now, stored[1])
+        return stored[1]
+    if not counting and page:  # none yet (not kept, so the next page asks again)
+        return []
     rows = (
         Product.objects.filter(active=True)
         .annotate(sold=Count("order_items"))
         .order_by("-sold", "name")[:limit]
     )
     found = [_product(p) for p in rows]
-    shared.set(POPULAR_KEY, (time.time(), found), POPULAR_SECONDS * 6)
-    shared.delete(f"{POPULAR_KEY}:refresh")
+    shared.set(POPULAR_KEY, (time.time(), found), POPULAR_KEPT)
+    if counting:
+        shared.delete(f"{POPULAR_KEY}:refresh")
     _popular_cache = (time.time(), found)
     return found

@@ -225,7 +225,7 @@ def contact_dossier(contact: Contact, *, user: User) -> dict[str, Any]:
             "segment": SEGMENT_MAP[score.rfm_segment][0] if score and score.rfm_segment else "",
             "cell": ACTIVITY_CELLS.get(score.activity_cell, "") if score else "",
         },
-        "recommended": recommendations({contact.pk: bought}, limit=5)[contact.pk],
+        "recommended": recommendations({contact.pk: bought}, limit=5, page=True)[contact.pk],
         "roles": roles,
         "consents": consents,
         "consent_history": list(
