@@ -83,7 +83,9 @@ class Sink:
     line, or DROP at DATA); everyone else is accepted. With `delay` the server keeps the
     message and then takes that long to say so.
     `stop_after` accepts that many messages, then drops the connection and calls
-    `on_stop` (which stops the server) and drops every DATA after it.
+    `on_stop` (which stops the server) and drops every DATA after it. With `pipelining`
+    the server offers PIPELINING (RFC 2920), and the sender writes each message's
+    commands at once (aiosmtpd answers them in order; it does not offer it by itself).
     """
 
     def __init__(self) -> None:
@@ -96,7 +98,16 @@ class Sink:
         self.stop_after: int | None = None
         self.on_stop: Callable[[], None] = lambda: None
         self.stopping = False
+        self.pipelining = False
         self.lock = threading.Lock()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -162,12 +173,14 @@ class SmtpServer:
             self.controller = None
 
 
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[SmtpServer]:
+@pytest.fixture(params=["one command at a time", "pipelining"])
+def smtp(settings: Any, request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """Every SMTP test runs against a server without PIPELINING and one with it."""
     smtp_log = logging.getLogger("mail.log")  # aiosmtpd tells every command at INFO
     level = smtp_log.level
     smtp_log.setLevel(logging.WARNING)
     server = SmtpServer()
+    server.sink.pipelining = request.param == "pipelining"
     server.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
@@ -348,6 +361,94 @@ def test_a_welcome_email_goes_through_smtp_with_its_headers_parts_and_message_id
     assert unsubscribe is not None
     assert tokens.read("unsubscribe", unsubscribe.group(1)) == delivery.pk
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def _pipelining_only_server(
+    replies: list[bytes],
+) -> tuple[int, threading.Thread, dict[str, bytes]]:
+    """A bare SMTP server on loopback that offers PIPELINING and answers the envelope only
+    once MAIL, RCPT and DATA have all arrived: a client that waits for each reply before
+    its next command gets no answer and times out. `replies` answer MAIL, RCPT and DATA;
+    what arrived is kept under "commands" and "data". Stops after one conversation."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    seen: dict[str, bytes] = {}
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        with conn, listener:
+            stream = conn.makefile("rb")
+            conn.sendall(b"220 sink ready\r\n")
+            stream.readline()  # EHLO
+            conn.sendall(b"250-sink\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n")
+            seen["commands"] = b"".join(stream.readline() for _ in range(3))
+            conn.sendall(b"".join(replies))
+            if replies[-1].startswith(b"354"):
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    data += stream.readline()
+                seen["data"] = data
+                conn.sendall(b"250 2.0.0 queued\r\n")
+            while line := stream.readline():  # RSET, QUIT
+                conn.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+                if line.upper().startswith(b"QUIT"):
+                    break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread, seen
+
+
+def test_with_pipelining_the_envelope_goes_in_one_write_and_the_body_is_dot_stuffed() -> None:
+    import smtplib
+
+    from regua.cadences.channels.email import sendmail_pipelined
+
+    # given a server that answers nothing until it has MAIL, RCPT and DATA
+    port, thread, seen = _pipelining_only_server([b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"])
+    raw = b"Subject: oi\r\n\r\n.primeira linha com ponto\r\nfim"
+    # when one message is sent
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.ehlo()
+        sendmail_pipelined(client, "loja@loja.example", "clara@example.com", raw)
+    thread.join(5)
+    # then the three commands came together, with the message's size
+    assert seen["commands"] == (
+        b"MAIL FROM:<loja@loja.example> SIZE=%d\r\nRCPT TO:<clara@example.com>\r\nDATA\r\n"
+        % len(raw)
+    )
+    # and the body's leading period is doubled, as smtplib does, and the data ended
+    assert seen["data"] == b"Subject: oi\r\n\r\n..primeira linha com ponto\r\nfim\r\n.\r\n"
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [
+        ([b"451 4.3.0 try later\r\n", b"503 no MAIL\r\n", b"503 no RCPT\r\n"], "SMTPSenderRefused"),
+        (
+            [b"250 ok\r\n", b"550 5.1.1 unknown\r\n", b"554 no recipients\r\n"],
+            "SMTPRecipientsRefused",
+        ),
+        ([b"250 ok\r\n", b"250 ok\r\n", b"452 4.3.1 full\r\n"], "SMTPDataError"),
+    ],
+)
+def test_with_pipelining_a_refusal_raises_what_smtplib_raises_and_sends_no_body(
+    replies: list[bytes], error: str
+) -> None:
+    import smtplib
+
+    from regua.cadences.channels.email import sendmail_pipelined
+
+    port, thread, seen = _pipelining_only_server(replies)
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.ehlo()
+        with pytest.raises(getattr(smtplib, error)):
+            sendmail_pipelined(client, "loja@loja.example", "clara@example.com", b"oi")
+    thread.join(5)
+    assert "data" not in seen
 
 
 def test_a_batch_of_fifty_contacts_gets_fifty_messages_each_once(

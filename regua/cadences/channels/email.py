@@ -2,10 +2,13 @@
 
 One connection is kept open for a batch. SMTP replies decide what a failure is: 5xx is
 permanent (the address or the message is refused), 4xx and a dropped or slow connection
-are transient, retried later by the sender with backoff.
+are transient, retried later by the sender with backoff. A server that offers
+PIPELINING (RFC 2920: Postfix, Exim, the providers' relays) gets each message's MAIL,
+RCPT and DATA in one write: two round trips a message instead of four.
 """
 
 import contextlib
+import re
 import smtplib
 
 from django.conf import settings
@@ -76,7 +79,12 @@ class EmailBackend:
             self.connection.open()
         sender = mime.address(settings.DEFAULT_FROM_EMAIL)
         raw = mime.message_bytes(message, sender, localtime=settings.EMAIL_USE_LOCALTIME)
-        self.connection.connection.sendmail(sender, [mime.address(message.to)], raw)
+        smtp = self.connection.connection
+        smtp.ehlo_or_helo_if_needed()
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            sendmail_pipelined(smtp, sender, mime.address(message.to), raw)
+        else:
+            smtp.sendmail(sender, [mime.address(message.to)], raw)
         return True
 
     def _send_django(self, message: Outgoing) -> bool:
@@ -114,6 +122,63 @@ class EmailBackend:
 
     def close(self) -> None:
         self._reset()
+
+
+_LEADING_PERIOD = re.compile(rb"(?m)^\.")  # smtplib's quoting of a line that starts with "."
+
+
+def sendmail_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
+    """smtplib's `sendmail` for one recipient, with MAIL, RCPT and DATA written at once and
+    their replies read after (RFC 2920). It raises what `sendmail` raises, for the same
+    replies, and leaves the connection as `sendmail` does: reset after a refusal, closed
+    after a 421."""
+    size = f" SIZE={len(raw)}" if smtp.has_extn("size") else ""
+    commands = (
+        f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n"
+        f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\n"
+        "DATA\r\n"
+    )
+    if commands.count("\n") != 3 or commands.count("\r") != 3:
+        raise ValueError("an address contains a line break")
+    smtp.send(commands)
+    replies: list[tuple[int, bytes]] = []
+    while len(replies) < 3:
+        replies.append(smtp.getreply())
+        if replies[-1][0] == 421:  # the server is closing: no more replies will come
+            smtp.close()
+            break
+    # The first refusal is the one that counts: after it, the server refuses the rest.
+    refusal: smtplib.SMTPException | None = None
+    if replies[0][0] != 250:
+        refusal = smtplib.SMTPSenderRefused(*replies[0], sender)  # type: ignore[arg-type]
+    elif replies[1][0] not in (250, 251):
+        refusal = smtplib.SMTPRecipientsRefused({recipient: replies[1]})
+    elif replies[2][0] != 354:
+        refusal = smtplib.SMTPDataError(*replies[2])
+    if refusal is not None:
+        if replies[-1][0] != 421:
+            if len(replies) == 3 and replies[2][0] == 354:
+                # DATA taken despite the refusal (RFC 2920 says it must not be): end it empty.
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            _rset(smtp)
+        raise refusal
+    body = _LEADING_PERIOD.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    smtp.send(body + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        else:
+            _rset(smtp)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _rset(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
 
 
 def _text(reply: bytes | str) -> str:
