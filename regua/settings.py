@@ -217,6 +217,9 @@ REGUA_SEND_BATCH = env_int("REGUA_SEND_BATCH", 500)
 REGUA_SEND_RATE = env_float("REGUA_SEND_RATE", 0.0)
 # SMTP connections one worker keeps open at once (its own thread renders meanwhile).
 REGUA_SMTP_CONNECTIONS = env_int("REGUA_SMTP_CONNECTIONS", 4)
+# Use the server's PIPELINING when it offers it (regua/cadences/channels/email.py); off
+# only for a server that offers it and then mishandles it.
+REGUA_SMTP_PIPELINING = env_bool("REGUA_SMTP_PIPELINING", True)
 REGUA_TICK_SECONDS = env_int("REGUA_TICK_SECONDS", 1)
 # Workers share each tick by partitions of the contacts (docs/cadences.md §Partitioned
 # ticks): each takes one whose turn has come. 1: the whole tick, one worker at a time.

@@ -451,6 +451,33 @@ def test_with_pipelining_a_refusal_raises_what_smtplib_raises_and_sends_no_body(
     assert "data" not in seen
 
 
+def test_with_pipelining_turned_off_a_server_that_offers_it_gets_one_command_at_a_time(
+    smtp: SmtpServer, customer: Callable[..., Contact], settings: Any, monkeypatch: Any
+) -> None:
+    from regua.cadences.channels import email as email_channel
+
+    # given a server that offers PIPELINING, and Régua told not to use it
+    smtp.sink.pipelining = True
+    settings.REGUA_SMTP_PIPELINING = False
+    pipelined: list[str] = []
+    monkeypatch.setattr(
+        email_channel, "sendmail_pipelined", lambda *args: pipelined.append(args[2])
+    )
+    regua(EMAIL_STEP)
+    clara = customer()
+    # when the welcome goes out
+    tick(now=SEND_AT)
+    # then it went through smtplib's sendmail, and arrived
+    assert pipelined == []
+    assert delivery_of(clara).status == DeliveryStatus.SENT
+    assert [to for _sender, [to] in smtp.sink.envelopes] == [clara.email]
+    # and with it on, the same server gets the pipelined path
+    settings.REGUA_SMTP_PIPELINING = True
+    bia = customer()
+    tick(now=SEND_AT + timedelta(minutes=1))
+    assert pipelined == [bia.email]
+
+
 def test_a_batch_of_fifty_contacts_gets_fifty_messages_each_once(
     smtp: SmtpServer, customer: Callable[..., Contact]
 ) -> None:

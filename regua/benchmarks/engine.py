@@ -99,28 +99,38 @@ def _sink(port: int) -> subprocess.Popen[bytes]:
 
 def sending(messages: int = 5000, runs: int = 3) -> dict[str, Any]:
     """The worker's path (claim → guards → render → send → record) against a bare
-    smtplib loop sending the very messages the worker renders, over one connection."""
+    smtplib loop sending the very messages the worker renders, over one connection; each
+    also without PIPELINING (smtplib's `sendmail`, REGUA_SMTP_PIPELINING off), when the
+    server offers it, alternating in the same run."""
     port = _free_port()
     server = _sink(port)
     cadence = _bench_regua(messages)
+    figures: dict[str, list[float]] = {
+        "smtplib": [], "smtplib_pipelined": [], "worker": [], "worker_unpipelined": []
+    }  # fmt: skip
     try:
         raw = _prerendered(cadence)
-        floors, rates = [], []
         for _ in range(runs):
-            floors.append(_bare_smtplib(port, raw))
-            rates.append(_worker_path(port, cadence))
+            figures["smtplib"].append(_bare_smtplib(port, raw))
+            figures["smtplib_pipelined"].append(_bare_smtplib(port, raw, pipelined=True))
+            figures["worker"].append(_worker_path(port, cadence))
+            figures["worker_unpipelined"].append(_worker_path(port, cadence, pipelining=False))
     finally:
         server.terminate()
         server.wait()
         bench_regua_remove(cadence)
-    floor, rate = statistics.median(floors), statistics.median(rates)
+    median = {name: statistics.median(values) for name, values in figures.items() if values}
     return {
         "messages": len(raw),
         "bytes_per_message": sum(len(message) for _f, _t, message in raw) // len(raw),
         "runs": runs,
-        "smtplib_per_s": floor,
-        "worker_per_s": rate,
-        "ratio": rate / floor,
+        "smtplib_per_s": median["smtplib"],
+        "smtplib_pipelined_per_s": median["smtplib_pipelined"],
+        "worker_per_s": median["worker"],
+        "worker_unpipelined_per_s": median["worker_unpipelined"],
+        "ratio": median["worker"] / median["smtplib"],
+        "pipelining_ratio": median["worker"] / median["worker_unpipelined"],
+        "runs_per_s": figures,
         "smtp_server": sink_name(),
     }
 
@@ -187,21 +197,32 @@ def _prerendered(cadence: Cadence) -> list[tuple[str, list[str], bytes]]:
     return raw
 
 
-def _bare_smtplib(port: int, raw: list[tuple[str, list[str], bytes]]) -> float:
+def _bare_smtplib(
+    port: int, raw: list[tuple[str, list[str], bytes]], *, pipelined: bool = False
+) -> float:
+    from regua.cadences.channels.email import sendmail_pipelined
+
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.ehlo()
+        if pipelined and not smtp.has_extn("pipelining"):
+            return 0.0  # aiosmtpd does not offer it
         for sender, recipients, message in raw:
-            smtp.sendmail(sender, recipients, message)
+            if pipelined:
+                sendmail_pipelined(smtp, sender, recipients[0], message)
+            else:
+                smtp.sendmail(sender, recipients, message)
     return len(raw) / (time.perf_counter() - started)
 
 
-def _worker_path(port: int, cadence: Cadence) -> float:
+def _worker_path(port: int, cadence: Cadence, *, pipelining: bool = True) -> float:
     _reschedule(cadence)
     settings = {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": port,
         "REGUA_QUIET_HOURS": "",
+        "REGUA_SMTP_PIPELINING": pipelining,
     }
     with override_settings(**settings):
         started = time.perf_counter()

@@ -81,7 +81,7 @@ class EmailBackend:
         raw = mime.message_bytes(message, sender, localtime=settings.EMAIL_USE_LOCALTIME)
         smtp = self.connection.connection
         smtp.ehlo_or_helo_if_needed()
-        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+        if settings.REGUA_SMTP_PIPELINING and smtp.does_esmtp and smtp.has_extn("pipelining"):
             sendmail_pipelined(smtp, sender, mime.address(message.to), raw)
         else:
             smtp.sendmail(sender, [mime.address(message.to)], raw)

@@ -237,7 +237,8 @@ class Command(BaseCommand):
                 "e-mails/s, one worker → local SMTP",
                 f"{report['sending']['worker_per_s']:,.0f}/s "
                 f"(smtplib {report['sending']['smtplib_per_s']:,.0f}/s, "
-                f"ratio {report['sending']['ratio']:.2f})",
+                f"ratio {report['sending']['ratio']:.2f}; without PIPELINING "
+                f"{report['sending']['worker_unpipelined_per_s']:,.0f}/s)",
                 report["sending"]["worker_per_s"] / 1000,
             )
         if "latency" in only:
