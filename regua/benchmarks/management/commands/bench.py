@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 "imports",
                 "api",
                 "engine",
+                "sending",
                 "latency",
                 "analytics",
                 "analytics-memory",
@@ -65,7 +66,8 @@ class Command(BaseCommand):
             "the in-memory half of 'analytics' (generated orders, no database needed). "
             "'history' (PostgreSQL, only when asked for) measures the tick, event segment "
             "counts and the dossier, grows the events table to --history-events with "
-            "older history, and measures them again.",
+            "older history, and measures them again. 'sending' is the sending half of "
+            "'engine' (one worker against bare smtplib, with and without PIPELINING).",
         )
         parser.add_argument("--desk-tickets", type=int, default=1_000_000)
         parser.add_argument(
@@ -232,6 +234,9 @@ class Command(BaseCommand):
                 )
                 for line in engine.partitioned_lines(figures):
                     self._line(*line)
+        if only & {"engine", "sending"}:
+            from regua.benchmarks import engine
+
             report["sending"] = engine.sending()
             self._line(
                 "e-mails/s, one worker → local SMTP",
