@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from regua.analytics import clv, frames, kpis
-from regua.commerce.models import Order, OrderStatus
+from regua.commerce.models import Order, OrderStatus, Product
 from regua.customers.models import Contact
 from regua.events.models import Event
 
@@ -237,20 +237,31 @@ def test_the_worker_queues_one_scores_refresh_a_day_after_the_set_hour(
     assert "analytics_customerscore" not in context.captured_queries[0]["sql"]
 
 
+def _sales(contact: Contact, skus: list[str]) -> tuple[Order, list[Product]]:
+    """One order of `contact` with an item per sku in `skus` (a sku twice: sold twice);
+    the order and the products, in the order they first appear."""
+    from regua.commerce.models import OrderItem
+
+    products = {
+        sku: Product.objects.create(sku=sku, name=sku.title(), price=10)
+        for sku in dict.fromkeys(skus)
+    }
+    order = _order(contact, datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
+    for sku in skus:
+        OrderItem.objects.create(order=order, product=products[sku], sku=sku, unit_price=10)
+    return order, list(products.values())
+
+
 @pytest.mark.django_db
 def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
     make_contact, django_assert_num_queries, time_machine
 ) -> None:
     from regua.analytics import recommendations
-    from regua.commerce.models import OrderItem, Product
+    from regua.commerce.models import OrderItem
 
     # given: coffee sold twice, tea once
     time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
-    coffee = Product.objects.create(sku="CAFE", name="Café", price=10)
-    tea = Product.objects.create(sku="CHA", name="Chá", price=8)
-    order = _order(make_contact(), datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
-    for product in (coffee, coffee, tea):
-        OrderItem.objects.create(order=order, product=product, sku=product.sku, unit_price=10)
+    order, (_coffee, tea) = _sales(make_contact(), ["CAFE", "CAFE", "CHA"])
     assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
     # when: tea outsells coffee, and another process (no copy of its own) asks
     for _ in range(3):
@@ -265,11 +276,11 @@ def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
     recommendations._popular_cache = None
     from django.core.cache import caches
 
-    caches["shared"].add(f"{recommendations.POPULAR_KEY}:refresh", 1, 300)
+    caches["shared"].add(recommendations.POPULAR_REFRESH_KEY, 1, 300)
     # then: this one keeps the stale list rather than count too
     assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
     # when: the refresh is free again
-    caches["shared"].delete(f"{recommendations.POPULAR_KEY}:refresh")
+    caches["shared"].delete(recommendations.POPULAR_REFRESH_KEY)
     recommendations._popular_cache = None
     # then: the first process to ask counts again, and the others read its count
     assert [p["sku"] for p in recommendations._popular()] == ["CHA", "CAFE"]
@@ -285,15 +296,12 @@ def test_best_sellers_counted_once_when_none_are_stored_and_kept_stale_for_a_wee
     from django.core.cache import caches
 
     from regua.analytics import recommendations
-    from regua.commerce.models import OrderItem, Product
 
     # given: a base with sales and no best sellers stored yet (a new install)
     time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
-    coffee = Product.objects.create(sku="CAFE", name="Café", price=10)
-    order = _order(make_contact(), datetime(2026, 6, 1, 12, tzinfo=UTC), 30)
-    OrderItem.objects.create(order=order, product=coffee, sku="CAFE", unit_price=10)
+    _sales(make_contact(), ["CAFE"])
     recommendations._popular_cache = None
-    refresh = f"{recommendations.POPULAR_KEY}:refresh"
+    refresh = recommendations.POPULAR_REFRESH_KEY
     caches["shared"].delete(recommendations.POPULAR_KEY)
     # when: another process is counting them
     caches["shared"].add(refresh, 1, 300)

@@ -57,6 +57,7 @@ _popular_cache: tuple[float, list[dict[str, Any]]] | None = None
 POPULAR_SECONDS = 600  # how old the best sellers may be
 POPULAR_LOCAL_SECONDS = 60  # how long a process keeps them without asking the shared cache
 POPULAR_KEY = "analytics:best-sellers"
+POPULAR_REFRESH_KEY = f"{POPULAR_KEY}:refresh"  # held by the one process counting
 POPULAR_KEPT = 7 * 24 * 3600  # how long a stale list is kept for use while one process counts
 
 
@@ -82,7 +83,7 @@ def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     if stored is not None and now - stored[0] < POPULAR_SECONDS:
         _popular_cache = (now, stored[1])
         return stored[1]
-    counting = shared.add(f"{POPULAR_KEY}:refresh", 1, 300)
+    counting = shared.add(POPULAR_REFRESH_KEY, 1, 300)
     if not counting and stored is not None:  # another process counts: the stale list
         _popular_cache = (now, stored[1])
         return stored[1]
@@ -96,6 +97,6 @@ def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     found = [_product(p) for p in rows]
     shared.set(POPULAR_KEY, (time.time(), found), POPULAR_KEPT)
     if counting:
-        shared.delete(f"{POPULAR_KEY}:refresh")
+        shared.delete(POPULAR_REFRESH_KEY)
     _popular_cache = (time.time(), found)
     return found

@@ -119,7 +119,7 @@ def sending(messages: int = 5000, runs: int = 3) -> dict[str, Any]:
         server.terminate()
         server.wait()
         bench_regua_remove(cadence)
-    median = {name: statistics.median(values) for name, values in figures.items() if values}
+    median = {name: statistics.median(values) for name, values in figures.items()}
     return {
         "messages": len(raw),
         "bytes_per_message": sum(len(message) for _f, _t, message in raw) // len(raw),

@@ -145,7 +145,6 @@ def sendmail_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: byt
     while len(replies) < 3:
         replies.append(smtp.getreply())
         if replies[-1][0] == 421:  # the server is closing: no more replies will come
-            smtp.close()
             break
     # The first refusal is the one that counts: after it, the server refuses the rest.
     refusal: smtplib.SMTPException | None = None
@@ -156,12 +155,11 @@ def sendmail_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: byt
     elif replies[2][0] != 354:
         refusal = smtplib.SMTPDataError(*replies[2])
     if refusal is not None:
-        if replies[-1][0] != 421:
-            if len(replies) == 3 and replies[2][0] == 354:
-                # DATA taken despite the refusal (RFC 2920 says it must not be): end it empty.
-                smtp.send(b".\r\n")
-                smtp.getreply()
-            _rset(smtp)
+        if replies[-1][0] == 354:
+            # DATA taken despite the refusal (RFC 2920 says it must not be): end it empty.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        _end_transaction(smtp, replies[-1][0])
         raise refusal
     body = _LEADING_PERIOD.sub(b"..", raw)
     if not body.endswith(b"\r\n"):
@@ -169,14 +167,16 @@ def sendmail_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: byt
     smtp.send(body + b".\r\n")
     code, reply = smtp.getreply()
     if code != 250:
-        if code == 421:
-            smtp.close()
-        else:
-            _rset(smtp)
+        _end_transaction(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _rset(smtp: smtplib.SMTP) -> None:
+def _end_transaction(smtp: smtplib.SMTP, last_code: int) -> None:
+    """After a refusal, as `sendmail` does: close on a 421 (the server is leaving), else
+    RSET for the next message."""
+    if last_code == 421:
+        smtp.close()
+        return
     with contextlib.suppress(smtplib.SMTPServerDisconnected):
         smtp.rset()
 
