@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from regua.analytics import clv, frames, kpis
 from regua.commerce.models import Order, OrderStatus, Product
@@ -253,13 +255,15 @@ def _sales(contact: Contact, skus: list[str]) -> tuple[Order, list[Product]]:
 
 
 @pytest.mark.django_db
-def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
-    make_contact, django_assert_num_queries, time_machine
+def test_best_sellers_are_counted_by_a_background_job_and_shared_through_the_cache(
+    make_contact, django_assert_num_queries, django_capture_on_commit_callbacks, time_machine
 ) -> None:
+    from django.core.cache import caches
+
     from regua.analytics import recommendations
     from regua.commerce.models import OrderItem
 
-    # given: coffee sold twice, tea once
+    # given: coffee sold twice, tea once, counted once
     time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
     order, (_coffee, tea) = _sales(make_contact(), ["CAFE", "CAFE", "CHA"])
     assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
@@ -271,31 +275,39 @@ def test_best_sellers_are_counted_by_one_process_and_shared_through_the_cache(
         shared = [p["sku"] for p in recommendations._popular()]
     # then: it reads the first count from the shared cache
     assert shared == ["CAFE", "CHA"]
-    # when: the list is stale while another process holds the refresh
+    # when: the list is stale and a page asks
     time_machine.move_to(datetime(2026, 7, 1, 12, 11, tzinfo=UTC), tick=False)
     recommendations._popular_cache = None
-    from django.core.cache import caches
-
-    caches["shared"].add(recommendations.POPULAR_REFRESH_KEY, 1, 300)
-    # then: this one keeps the stale list rather than count too
-    assert [p["sku"] for p in recommendations._popular()] == ["CAFE", "CHA"]
-    # when: the refresh is free again
-    caches["shared"].delete(recommendations.POPULAR_REFRESH_KEY)
+    with django_capture_on_commit_callbacks() as queued:
+        with CaptureQueriesContext(connection) as asked:
+            stale = [p["sku"] for p in recommendations._popular(page=True)]
+    # then: the page shows the stale list, counts nothing and has queued the count, once
+    assert stale == ["CAFE", "CHA"]
+    assert not [q for q in asked.captured_queries if "commerce_orderitem" in q["sql"]]
+    assert len(queued) == 1
+    assert caches["shared"].has_key(recommendations.POPULAR_REFRESH_KEY)
+    # and another process meanwhile keeps the stale list and queues nothing more
     recommendations._popular_cache = None
-    # then: the first process to ask counts again, and the others read its count
-    assert [p["sku"] for p in recommendations._popular()] == ["CHA", "CAFE"]
+    with django_capture_on_commit_callbacks() as again:
+        assert [p["sku"] for p in recommendations._popular(page=True)] == ["CAFE", "CHA"]
+    assert again == []
+    # when: the job runs (the test's task backend runs it as it is queued)
+    queued[0]()
+    # then: it has stored the new count and freed the key; every process reads it
+    assert not caches["shared"].has_key(recommendations.POPULAR_REFRESH_KEY)
     recommendations._popular_cache = None
     with django_assert_num_queries(1):
-        assert [p["sku"] for p in recommendations._popular()] == ["CHA", "CAFE"]
+        assert [p["sku"] for p in recommendations._popular(page=True)] == ["CHA", "CAFE"]
 
 
 @pytest.mark.django_db
 def test_best_sellers_counted_once_when_none_are_stored_and_kept_stale_for_a_week(
-    make_contact, django_assert_num_queries, time_machine
+    make_contact, django_assert_num_queries, django_capture_on_commit_callbacks, time_machine
 ) -> None:
     from django.core.cache import caches
 
     from regua.analytics import recommendations
+    from regua.analytics.tasks import best_sellers_refresh_job
 
     # given: a base with sales and no best sellers stored yet (a new install)
     time_machine.move_to(datetime(2026, 7, 1, 12, tzinfo=UTC), tick=False)
@@ -303,22 +315,25 @@ def test_best_sellers_counted_once_when_none_are_stored_and_kept_stale_for_a_wee
     recommendations._popular_cache = None
     refresh = recommendations.POPULAR_REFRESH_KEY
     caches["shared"].delete(recommendations.POPULAR_KEY)
-    # when: another process is counting them
+    # when: the job is already queued
     caches["shared"].add(refresh, 1, 300)
-    # then: a page goes without them rather than count too (the read and the key's look)
+    # then: a page goes without them rather than count (the read and the key's look)
     with django_assert_num_queries(2):
         assert recommendations._popular(page=True) == []
-    # and a message counts for itself, leaving the other process's key alone
+    # and a message counts for itself, leaving the job's key alone
     assert [p["sku"] for p in recommendations._popular()] == ["CAFE"]
     assert caches["shared"].has_key(refresh)
-    caches["shared"].delete(refresh)
-    # when: six days pass without a page (the list is long stale) and one process counts
+    # when: the job runs
+    assert best_sellers_refresh_job.call(20) == ["CAFE"]
+    # then: the key is free for the next count
+    assert not caches["shared"].has_key(refresh)
+    # when: six days pass without a page (the list is long stale)
     time_machine.move_to(datetime(2026, 7, 7, 12, tzinfo=UTC), tick=False)
     recommendations._popular_cache = None
-    caches["shared"].add(refresh, 1, 300)
-    # then: the others still have the stale list to show meanwhile
-    assert [p["sku"] for p in recommendations._popular(page=True)] == ["CAFE"]
-    caches["shared"].delete(refresh)
+    # then: a page still has the stale list to show while the job counts
+    with django_capture_on_commit_callbacks() as queued:
+        assert [p["sku"] for p in recommendations._popular(page=True)] == ["CAFE"]
+    assert len(queued) == 1
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import caches
+from django.db import transaction
 from django.db.models import Count
 
 from regua.commerce.models import Product
@@ -57,22 +58,23 @@ _popular_cache: tuple[float, list[dict[str, Any]]] | None = None
 POPULAR_SECONDS = 600  # how old the best sellers may be
 POPULAR_LOCAL_SECONDS = 60  # how long a process keeps them without asking the shared cache
 POPULAR_KEY = "analytics:best-sellers"
-POPULAR_REFRESH_KEY = f"{POPULAR_KEY}:refresh"  # held by the one process counting
-POPULAR_KEPT = 7 * 24 * 3600  # how long a stale list is kept for use while one process counts
+POPULAR_REFRESH_KEY = f"{POPULAR_KEY}:refresh"  # held from the job's queueing to its end
+POPULAR_REFRESH_SECONDS = 300  # after which a job that never ran or died is queued again
+POPULAR_KEPT = 7 * 24 * 3600  # how long a stale list is kept for use while the job counts
 
 
 def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     """The best-selling active products: what fills recommendations beyond the pairs.
 
     Counting sales reads every order item, seconds on a large base, so the list lives in
-    the shared cache (settings.CACHES["shared"]) for ten minutes: one process counts and
-    every web process and worker reads it. When it is stale, the one process that takes
-    the refresh key counts again while the others keep using the stale list; each process
-    also keeps its copy for a minute, so a page costs no cache read. The stale list is
-    kept for a week, so that the first pages after a quiet night do not all count at
-    once. With none at all (a new install), a `page` leaves the counting to the process
-    that holds the refresh key and goes without best sellers until it is done; a message
-    (not a page) counts itself rather than go out without them.
+    the shared cache (settings.CACHES["shared"]) for ten minutes, where every web process
+    and worker reads it; each process also keeps its copy for a minute, so a page costs
+    no cache read. When the list is stale, the one process that takes the refresh key
+    queues the count as a background job (best_sellers_refresh_job), and every process
+    keeps using the stale list meanwhile: no request waits for the count. The stale list
+    is kept for a week, so the first pages after a quiet night do not go without. With
+    none at all (a new install), a `page` goes without best sellers until the job has
+    counted; a message (not a page) counts them itself rather than go out without.
     """
     global _popular_cache
     now = time.time()
@@ -83,20 +85,32 @@ def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     if stored is not None and now - stored[0] < POPULAR_SECONDS:
         _popular_cache = (now, stored[1])
         return stored[1]
-    counting = shared.add(POPULAR_REFRESH_KEY, 1, 300)
-    if not counting and stored is not None:  # another process counts: the stale list
-        _popular_cache = (now, stored[1])
-        return stored[1]
-    if not counting and page:  # none yet (not kept, so the next page asks again)
+    refresh = shared.add(POPULAR_REFRESH_KEY, 1, POPULAR_REFRESH_SECONDS)
+    if stored is None and not page:
+        return best_sellers_count(limit, release=refresh)
+    if refresh:
+        from .tasks import best_sellers_refresh_job
+
+        transaction.on_commit(lambda: best_sellers_refresh_job.enqueue(limit))
+    if stored is None:  # a page, none yet (not kept, so the next page asks again)
         return []
+    _popular_cache = (now, stored[1])  # the stale list, while the job counts
+    return stored[1]
+
+
+def best_sellers_count(limit: int = 20, *, release: bool = True) -> list[dict[str, Any]]:
+    """Count the best sellers and store them in the shared cache (see _popular); with
+    `release`, as the background job, free the refresh key for the next count."""
+    global _popular_cache
     rows = (
         Product.objects.filter(active=True)
         .annotate(sold=Count("order_items"))
         .order_by("-sold", "name")[:limit]
     )
     found = [_product(p) for p in rows]
+    shared = caches["shared"]
     shared.set(POPULAR_KEY, (time.time(), found), POPULAR_KEPT)
-    if counting:
+    if release:
         shared.delete(POPULAR_REFRESH_KEY)
     _popular_cache = (time.time(), found)
     return found

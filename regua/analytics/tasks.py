@@ -1,4 +1,5 @@
-"""Background jobs of the analytics: the nightly (or on-demand) refresh of the scores."""
+"""Background jobs of the analytics: the nightly (or on-demand) refresh of the scores,
+a dashboard's snapshot, and the best sellers' count."""
 
 from datetime import date
 
@@ -23,3 +24,12 @@ def dashboard_refresh_job(
 
     filters = Filter(date.fromisoformat(start), date.fromisoformat(end), segment_id, owner_id)
     return dashboard_refresh(filters, as_of=date.fromisoformat(as_of)).seconds
+
+
+@task()
+def best_sellers_refresh_job(limit: int) -> list[str]:
+    """Count the best sellers into the shared cache (recommendations._popular); returns
+    their SKUs."""
+    from .recommendations import best_sellers_count
+
+    return [product["sku"] for product in best_sellers_count(limit)]
