@@ -3,9 +3,9 @@
 One box takes a name (any of its words, by prefix: "cla sou" finds Clara Souza), an e-mail
 prefix, a phone number (any part from the area code on) or an external id. Each reading
 of the text is a branch that one index answers — a B-tree range for e-mails and phones,
-the full-text index for names (FTS5 on SQLite, GIN on PostgreSQL) — and the branches are
-joined in one UNION of contact ids, so the whole search stays a handful of index reads
-at a million contacts.
+the full-text index for names (FTS5 on SQLite; on PostgreSQL, a stored tsvector column
+and its GIN index, migration 0006) — and the branches are joined in one UNION of
+contact ids, so the whole search stays a handful of index reads at a million contacts.
 """
 
 import re
@@ -78,10 +78,7 @@ def _name_branch(words: list[str]) -> Branch:
         sql = "SELECT rowid AS id FROM customers_contact_fts WHERE customers_contact_fts MATCH %s"
         return Branch(sql, [match], "rowid")
     query = " & ".join(f"{word}:*" for word in words)
-    sql = (
-        "SELECT id FROM customers_contact WHERE to_tsvector('simple'::regconfig, search_name) "
-        "@@ to_tsquery('simple'::regconfig, %s)"
-    )
+    sql = "SELECT id FROM customers_contact WHERE search_vector @@ to_tsquery('simple', %s)"
     return Branch(sql, [query])
 
 
