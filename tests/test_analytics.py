@@ -278,9 +278,11 @@ def test_best_sellers_are_counted_by_a_background_job_and_shared_through_the_cac
     # when: the list is stale and a page asks
     time_machine.move_to(datetime(2026, 7, 1, 12, 11, tzinfo=UTC), tick=False)
     recommendations._popular_cache = None
-    with django_capture_on_commit_callbacks() as queued:
-        with CaptureQueriesContext(connection) as asked:
-            stale = [p["sku"] for p in recommendations._popular(page=True)]
+    with (
+        django_capture_on_commit_callbacks() as queued,
+        CaptureQueriesContext(connection) as asked,
+    ):
+        stale = [p["sku"] for p in recommendations._popular(page=True)]
     # then: the page shows the stale list, counts nothing and has queued the count, once
     assert stale == ["CAFE", "CHA"]
     assert not [q for q in asked.captured_queries if "commerce_orderitem" in q["sql"]]

@@ -124,6 +124,35 @@ def test_adding_a_note_puts_it_on_the_timeline(client_for, alice: User, make_con
     assert Interaction.objects.count() == 1
 
 
+def test_the_note_form_speaks_the_readers_language_and_keeps_a_refused_notes_text(
+    client_for, alice: User, make_contact
+) -> None:  # type: ignore[no-untyped-def]
+    contact, other = make_contact(), make_contact()
+    client = client_for(alice)
+    # when: one dossier is read in English, another in Portuguese
+    english = client.get(f"/contacts/{contact.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    portuguese = client.get(f"/contacts/{other.pk}/", HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    # then: each shows the note form in its reader's language
+    assert "Duration (minutes)" in english and "Duração (minutos)" not in english
+    assert "Duração (minutos)" in portuguese and "Duration (minutes)" not in portuguese
+    # when: a note dated in the future is refused
+    refused = client.post(
+        f"/contacts/{contact.pk}/interactions/",
+        {"kind": "call", "subject": "Retorno amanhã", "occurred_at": "2099-01-01T10:00"},
+        headers={"HX-Request": "true"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    # then: the form comes back with what was typed, the reason, and the kind chosen
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert 'value="Retorno amanhã"' in html
+    assert "This is in the future" in html
+    assert '<option value="call" selected>' in html
+    # and the next blank form is blank again
+    blank = client.get(f"/contacts/{contact.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Retorno amanhã" not in blank and '<option value="note" selected>' in blank
+
+
 def test_the_timeline_pages_through_all_sources_in_order(
     client_for, alice: User, make_contact
 ) -> None:  # type: ignore[no-untyped-def]

@@ -34,14 +34,20 @@ def spend_12m(contact: Contact, now: datetime) -> Decimal:
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
-def expiring_soon(
+def points_and_expiring(
     contact_ids: list[int], now: datetime, days: int = EXPIRING_DAYS
-) -> dict[int, int]:
-    """Points that will expire within `days` unless spent (the FIFO rule of
-    services.loyalty_expire, looked ahead): lots due by then minus all debits."""
+) -> dict[int, tuple[int, int]]:
+    """Each contact's balance (the sum of its entries, as services.balances) and the
+    points that will expire within `days` unless spent (the FIFO rule of
+    services.loyalty_expire, looked ahead: lots due by then minus all debits), in one
+    query."""
     until = timezone.localdate(now) + timedelta(days=days)
-    rows = fifo_sums(PointEntry.objects.filter(contact_id__in=contact_ids), until)
-    return {r["contact_id"]: max(0, (r["due"] or 0) + (r["spent"] or 0)) for r in rows}
+    entries = PointEntry.objects.filter(contact_id__in=contact_ids)
+    rows = fifo_sums(entries, until).annotate(balance=Sum("points"))
+    return {
+        r["contact_id"]: (r["balance"] or 0, max(0, (r["due"] or 0) + (r["spent"] or 0)))
+        for r in rows
+    }
 
 
 def tier_data(tier: Tier | None) -> dict[str, Any] | None:
@@ -67,12 +73,13 @@ def loyalty_standing(contact: Contact, *, now: datetime | None = None) -> dict[s
     upcoming = [t for t in tiers if t.min_spend_12m > (tier.min_spend_12m if tier else -1)]
     next_tier = upcoming[0] if upcoming else None
     code = referral_codes_ensure(contact_ids=[contact.pk])[contact.pk]
+    points, expiring = points_and_expiring([contact.pk], now).get(contact.pk, (0, 0))
     referrals = Referral.objects.filter(referrer=contact).aggregate(
         made=Count("pk"), credited=Count("pk", filter=Q(status=ReferralStatus.CREDITED))
     )
     return {
-        "points": balances([contact.pk]).get(contact.pk, 0),
-        "expiring_soon": expiring_soon([contact.pk], now).get(contact.pk, 0),
+        "points": points,
+        "expiring_soon": expiring,
         "expiring_days": EXPIRING_DAYS,
         "tier": tier_data(tier),
         "tier_since": account.tier_since if account else None,
