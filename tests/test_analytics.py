@@ -300,6 +300,13 @@ def test_best_sellers_are_counted_by_a_background_job_and_shared_through_the_cac
     recommendations._popular_cache = None
     with django_assert_num_queries(1):
         assert [p["sku"] for p in recommendations._popular(page=True)] == ["CHA", "CAFE"]
+    # when: the same count was queued twice (the jobs' worker was down) and runs again
+    from regua.analytics.tasks import best_sellers_refresh_job
+
+    with CaptureQueriesContext(connection) as again_asked:
+        assert best_sellers_refresh_job.call(20) == ["CHA", "CAFE"]
+    # then: the fresh list is kept, not counted again
+    assert not [q for q in again_asked.captured_queries if "commerce_orderitem" in q["sql"]]
 
 
 @pytest.mark.django_db

@@ -98,9 +98,20 @@ def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
     return stored[1]
 
 
+def best_sellers_refresh(limit: int = 20) -> list[dict[str, Any]]:
+    """The background job's work (best_sellers_refresh_job): count the best sellers and
+    free the refresh key. A list counted less than POPULAR_SECONDS ago is kept as it is:
+    while the jobs' worker was down, the count may have been queued more than once."""
+    stored = caches["shared"].get(POPULAR_KEY)
+    if stored is not None and time.time() - stored[0] < POPULAR_SECONDS:
+        caches["shared"].delete(POPULAR_REFRESH_KEY)
+        return stored[1]
+    return best_sellers_count(limit)
+
+
 def best_sellers_count(limit: int = 20, *, release: bool = True) -> list[dict[str, Any]]:
     """Count the best sellers and store them in the shared cache (see _popular); with
-    `release`, as the background job, free the refresh key for the next count."""
+    `release`, free the refresh key for the next count."""
     global _popular_cache
     rows = (
         Product.objects.filter(active=True)

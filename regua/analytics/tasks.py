@@ -30,6 +30,6 @@ def dashboard_refresh_job(
 def best_sellers_refresh_job(limit: int) -> list[str]:
     """Count the best sellers into the shared cache (recommendations._popular); returns
     their SKUs."""
-    from .recommendations import best_sellers_count
+    from .recommendations import best_sellers_refresh
 
-    return [product["sku"] for product in best_sellers_count(limit)]
+    return [product["sku"] for product in best_sellers_refresh(limit)]
