@@ -21,7 +21,7 @@ def _definitions() -> list[tuple[str, Any]]:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events_event'"
             " UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = 'events_event'::regclass ORDER BY 1"
+            " WHERE conrelid = 'events_event'::regclass ORDER BY 1, 2"
         )
         return cursor.fetchall()
 
