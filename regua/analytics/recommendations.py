@@ -82,7 +82,7 @@ def _popular(limit: int = 20, *, page: bool = False) -> list[dict[str, Any]]:
         return _popular_cache[1]
     shared = caches["shared"]
     stored = shared.get(POPULAR_KEY)
-    if stored is not None and now - stored[0] < POPULAR_SECONDS:
+    if _fresh(stored, now):
         _popular_cache = (now, stored[1])
         return stored[1]
     refresh = shared.add(POPULAR_REFRESH_KEY, 1, POPULAR_REFRESH_SECONDS)
@@ -102,11 +102,17 @@ def best_sellers_refresh(limit: int = 20) -> list[dict[str, Any]]:
     """The background job's work (best_sellers_refresh_job): count the best sellers and
     free the refresh key. A list counted less than POPULAR_SECONDS ago is kept as it is:
     while the jobs' worker was down, the count may have been queued more than once."""
-    stored = caches["shared"].get(POPULAR_KEY)
-    if stored is not None and time.time() - stored[0] < POPULAR_SECONDS:
-        caches["shared"].delete(POPULAR_REFRESH_KEY)
+    shared = caches["shared"]
+    stored = shared.get(POPULAR_KEY)
+    if _fresh(stored, time.time()):
+        shared.delete(POPULAR_REFRESH_KEY)
         return stored[1]
     return best_sellers_count(limit)
+
+
+def _fresh(stored: tuple[float, list[dict[str, Any]]] | None, now: float) -> bool:
+    """Whether the stored best sellers were counted less than POPULAR_SECONDS ago."""
+    return stored is not None and now - stored[0] < POPULAR_SECONDS
 
 
 def best_sellers_count(limit: int = 20, *, release: bool = True) -> list[dict[str, Any]]:

@@ -2,13 +2,14 @@
 
 The contact search asks for the newest contacts whose name has a word starting with what
 was typed. For a common name ("Silva", "Ana") PostgreSQL rightly walks the contacts from
-the newest and keeps the first 51 that match; but with the words indexed only as an
-expression, it had to parse each name it passed (to_tsvector), thousands per search.
+the newest and keeps the first that match (201 for a page of results); but with the
+words indexed only as an expression, it had to parse each name it passed (to_tsvector),
+thousands per search.
 Stored once per contact, the words are read instead of parsed: the name branch takes a
 third of the time on a million contacts (docs/benchmarks.md, issue 7).
 
-Adding the column rewrites the contacts table under an exclusive lock: about 20 s for a
-million contacts on a small machine (docs/deploy.md, upgrades). PostgreSQL keeps it in
+Adding the column rewrites the contacts table under an exclusive lock: 24 s for a
+million contacts on a 2-core machine (docs/deploy.md, upgrades). PostgreSQL keeps it in
 step with search_name on every write. A later change to search_name's type must drop
 and re-add the column. SQLite keeps its FTS5 table (0002).
 """
